@@ -1,0 +1,43 @@
+"""Repository-level contracts: CI runs the README's test command, configs load."""
+import re
+from pathlib import Path
+
+import pytest
+
+from training.config import load_config, parse_config
+from training.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def readme_commands() -> list[str]:
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    return [line.strip() for block in blocks[:2] for line in block.strip().splitlines()]
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    setup_cmd, test_cmd = readme_commands()[:2]
+    ci_lines = [line.strip() for line in (ROOT / ".ci/run").read_text().splitlines()]
+    assert test_cmd in ci_lines
+    assert setup_cmd.startswith("bash scripts/setup.sh")
+
+
+@pytest.mark.parametrize("name", ["polski-tiny", "polski-mini", "polski-1b3"])
+def test_shipped_configs_load(name):
+    config = load_config(name)
+    assert config.model.vocab_size == config.tokenizer.vocab_size
+
+
+def test_unknown_key_is_an_error_naming_it():
+    with pytest.raises(ConfigError, match=r"model\.n_layer: unknown key"):
+        parse_config({"model": {"n_layer": 2, "n_layers": 2, "d_model": 8, "n_heads": 2, "ffn_hidden": 8, "context_length": 8}})
+
+
+def test_bad_value_names_the_key():
+    with pytest.raises(ConfigError, match=r"model\.d_model"):
+        parse_config({"model": {"n_layers": 2, "d_model": -8, "n_heads": 2, "ffn_hidden": 8, "context_length": 8}})
+
+
+def test_heads_must_divide_width():
+    with pytest.raises(ConfigError, match="divisible by n_heads"):
+        parse_config({"model": {"n_layers": 2, "d_model": 10, "n_heads": 4, "ffn_hidden": 8, "context_length": 8}, "tokenizer": {"vocab_size": 32000}})

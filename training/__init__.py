@@ -1,0 +1,3 @@
+"""polski: a from-scratch Polish language model pipeline."""
+
+__version__ = "0.1.0"

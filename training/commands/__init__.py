@@ -1,0 +1,1 @@
+"""Thin argument parsing for each `polski` subcommand; the work lives in the stage modules."""

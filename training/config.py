@@ -1,0 +1,266 @@
+"""Every setting of the pipeline, as pydantic models loaded from one TOML file.
+
+A config file has one table per concern ([model], [optim], [train], [corpus], ...);
+unknown keys are errors, and a bad value is reported as one line naming the key.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from training.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelConfig(Strict):
+    """Shape of the Llama-layout decoder; maps one-to-one onto llama.cpp's `llama` architecture."""
+
+    name: str = "polski"
+    vocab_size: int = Field(32000, gt=0, le=65535)  # token bins are uint16
+    n_layers: int = Field(gt=0)
+    d_model: int = Field(gt=0)
+    n_heads: int = Field(gt=0)
+    n_kv_heads: int | None = Field(None, gt=0)  # None: same as n_heads (no grouped-query attention)
+    ffn_hidden: int = Field(gt=0)  # SwiGLU inner width
+    context_length: int = Field(gt=0)
+    rope_theta: float = Field(10000.0, gt=0)
+    norm_eps: float = Field(1e-5, gt=0)
+    tie_embeddings: bool = False
+    dropout: float = Field(0.0, ge=0, lt=1)
+    init_std: float = Field(0.02, gt=0)
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> "ModelConfig":
+        if self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})")
+        if (self.d_model // self.n_heads) % 2:
+            raise ValueError("head dimension d_model/n_heads must be even for rotary embeddings")
+        if self.n_heads % self.kv_heads:
+            raise ValueError(f"n_heads ({self.n_heads}) must be divisible by n_kv_heads ({self.kv_heads})")
+        return self
+
+    @property
+    def kv_heads(self) -> int:
+        return self.n_kv_heads or self.n_heads
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.n_heads
+
+
+class OptimConfig(Strict):
+    lr: float = Field(3e-4, gt=0)
+    min_lr_ratio: float = Field(0.1, ge=0, le=1)  # final lr = lr * min_lr_ratio
+    weight_decay: float = Field(0.1, ge=0)
+    beta1: float = Field(0.9, ge=0, lt=1)
+    beta2: float = Field(0.95, ge=0, lt=1)
+    eps: float = Field(1e-8, gt=0)
+    grad_clip: float = Field(1.0, ge=0)  # 0 disables clipping
+    warmup_steps: int = Field(100, ge=0)
+    schedule: Literal["cosine", "wsd", "constant"] = "cosine"
+    decay_fraction: float = Field(0.2, gt=0, le=1)  # wsd: share of steps spent decaying
+
+
+class TrainConfig(Strict):
+    engine: Literal["torch", "deepspeed"] = "torch"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["fp32", "bf16", "fp16"] = "bf16"
+    micro_batch_size: int = Field(8, gt=0)
+    grad_accum_steps: int = Field(1, gt=0)
+    max_steps: int = Field(1000, gt=0)
+    seed: int = 1337
+    compile: bool = False
+    activation_checkpointing: Literal["none", "full", "selective"] = "none"
+    max_gpu_memory_gb: float | None = Field(None, gt=0)
+    zero_stage: Literal[0, 1, 2] = 2
+    offload_optimizer: bool = False
+    log_interval: int = Field(10, gt=0)
+    eval_interval: int = Field(200, gt=0)
+    eval_batches: int = Field(20, gt=0)
+    checkpoint_interval: int = Field(500, gt=0)
+    keep_last: int = Field(2, gt=0)
+    spike_zscore: float = Field(6.0, gt=0)  # loss this many std above the window mean is a spike
+    spike_window: int = Field(100, gt=1)
+    max_consecutive_skips: int = Field(5, gt=0)
+    sample_prompts: list[str] = ["Dawno, dawno temu", "Polska jest", "Warszawa to"]
+    sample_tokens: int = Field(48, ge=0)
+    sample_temperature: float = Field(0.8, ge=0)
+    sample_top_k: int = Field(50, ge=0)
+    sample_top_p: float = Field(0.95, gt=0, le=1)
+
+    @property
+    def tokens_per_step_factor(self) -> int:
+        return self.micro_batch_size * self.grad_accum_steps
+
+
+class CorpusConfig(Strict):
+    sources: list[str] = []
+    min_chars: int = Field(200, ge=0)
+    max_line_bytes: int = Field(10_000_000, gt=0)  # longer lines are skipped and reported
+    lang_min_confidence: float = Field(0.5, ge=0, le=1)  # Polish confidence from lingua
+    lang_sample_chars: int = Field(2000, gt=0)  # lingua sees this many chars from 3 places
+    max_symbol_ratio: float = Field(0.1, ge=0, le=1)
+    max_digit_ratio: float = Field(0.2, ge=0, le=1)
+    min_mean_word_len: float = Field(3.0, ge=0)
+    max_mean_word_len: float = Field(10.0, gt=0)
+    max_dup_line_ratio: float = Field(0.3, ge=0, le=1)
+    max_dup_paragraph_ratio: float = Field(0.3, ge=0, le=1)
+    minhash_threshold: float = Field(0.8, gt=0, le=1)  # Jaccard similarity of word 5-grams
+    minhash_perm: int = Field(128, gt=0)
+    shingle_words: int = Field(5, gt=0)
+    val_fraction: float = Field(0.01, ge=0, lt=1)
+    shard_bytes: int = Field(50_000_000, gt=0)
+
+
+class TokenizerConfig(Strict):
+    vocab_size: int = Field(32000, gt=0, le=65535)
+    sample_sentences: int = Field(2_000_000, gt=0)  # bounded, seeded sample of corpus lines
+    seed: int = 1234
+    character_coverage: float = Field(0.99995, gt=0, le=1)
+    max_sentence_length: int = Field(16384, gt=0)
+    threads: int = Field(0, ge=0)  # 0: all cores
+
+
+class SFTConfig(Strict):
+    sources: list[str] = []
+    max_steps: int = Field(300, gt=0)
+    lr: float = Field(1e-4, gt=0)
+    micro_batch_size: int = Field(16, gt=0)
+    warmup_steps: int = Field(20, ge=0)
+    mix_pretrain: float = Field(0.0, ge=0, lt=1)  # share of plain-text batches kept during SFT
+
+
+class ExportConfig(Strict):
+    dtype: Literal["f32", "f16", "bf16"] = "f16"
+    quantize: Literal["q8_0", "q4_0", "q4_K_M"] | None = None
+    license: str = "Apache-2.0"
+
+
+class OllamaConfig(Strict):
+    name: str = "polski"
+    num_ctx: int | None = None  # None: the model's context length
+    temperature: float = 0.7
+    top_p: float = 0.9
+    repeat_penalty: float = 1.1
+    system: str = "Jesteś pomocnym asystentem. Odpowiadasz po polsku, zwięźle i poprawnie."
+
+
+class PathsConfig(Strict):
+    """Where each pipeline stage writes, relative to the working directory."""
+
+    work_dir: str = "work/polski"
+
+    @property
+    def root(self) -> Path:
+        return Path(self.work_dir)
+
+    @property
+    def corpus(self) -> Path:
+        return self.root / "corpus"
+
+    @property
+    def tokenizer(self) -> Path:
+        return self.root / "tokenizer"
+
+    @property
+    def bins(self) -> Path:
+        return self.root / "bins"
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+
+class Config(Strict):
+    model: ModelConfig
+    optim: OptimConfig = OptimConfig()
+    train: TrainConfig = TrainConfig()
+    corpus: CorpusConfig = CorpusConfig()
+    tokenizer: TokenizerConfig = TokenizerConfig()
+    sft: SFTConfig = SFTConfig()
+    export: ExportConfig = ExportConfig()
+    ollama: OllamaConfig = OllamaConfig()
+    paths: PathsConfig = PathsConfig()
+
+    @model_validator(mode="after")
+    def _vocab_matches(self) -> "Config":
+        if self.tokenizer.vocab_size != self.model.vocab_size:
+            raise ValueError(
+                f"tokenizer.vocab_size ({self.tokenizer.vocab_size}) must equal model.vocab_size ({self.model.vocab_size})"
+            )
+        return self
+
+
+def _first_error(path: Path, err: ValidationError) -> str:
+    e = err.errors()[0]
+    where = ".".join(str(p) for p in e["loc"]) or "(top level)"
+    msg = e["msg"].removeprefix("Value error, ")
+    if e["type"] == "extra_forbidden":
+        msg = "unknown key (check the spelling; see training/configs/ for valid keys)"
+    more = f" (+{len(err.errors()) - 1} more)" if len(err.errors()) > 1 else ""
+    return f"{path}: {where}: {msg}{more}"
+
+
+def resolve_config_path(name_or_path: str | Path) -> Path:
+    """Accepts a file path or a bare config name such as `polski-tiny`."""
+    p = Path(name_or_path)
+    if p.exists():
+        return p
+    candidate = CONFIG_DIR / f"{name_or_path}.toml"
+    if candidate.exists():
+        return candidate
+    known = ", ".join(sorted(c.stem for c in CONFIG_DIR.glob("*.toml")))
+    raise ConfigError(f"config {name_or_path!s} not found: give a TOML file or one of: {known}")
+
+
+def parse_config(data: dict, source: Path | str = "<config>") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_first_error(Path(source), err)) from None
+
+
+def load_config(name_or_path: str | Path, overrides: dict | None = None) -> Config:
+    """Loads and validates a config; `overrides` is a nested dict applied on top (CLI flags)."""
+    path = resolve_config_path(name_or_path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+    for section, values in (overrides or {}).items():
+        data.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
+    return parse_config(data, path)
+
+
+def dump_config(config: Config) -> str:
+    """TOML text of the effective config (written into every run dir)."""
+    lines: list[str] = []
+    for section, values in config.model_dump(mode="json").items():
+        lines.append(f"[{section}]")
+        for key, value in values.items():
+            if value is not None:
+                lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
