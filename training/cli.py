@@ -15,6 +15,7 @@ COMMANDS = [
     "tokenizer",
     "data",
     "train",
+    "sft",
     "eval",
     "inspect",
     "monitor",

@@ -95,10 +95,26 @@ class TrainConfig(Strict):
     sample_temperature: float = Field(0.8, ge=0)
     sample_top_k: int = Field(50, ge=0)
     sample_top_p: float = Field(0.95, gt=0, le=1)
+    # memory switches (see docs/training.md): bf16 weights without an fp32 master copy, the optimizer
+    # writing them back with stochastic rounding; the loss computed in chunks of this many tokens
+    param_dtype: Literal["fp32", "bf16"] = "fp32"
+    stochastic_rounding: bool = True
+    loss_chunk_tokens: int = Field(0, ge=0)  # 0: whole-batch logits
+    peak_tflops: float | None = Field(None, gt=0)  # MFU denominator; None: measured on the GPU at start
 
     @property
     def tokens_per_step_factor(self) -> int:
         return self.micro_batch_size * self.grad_accum_steps
+
+    @model_validator(mode="after")
+    def _switches_fit(self) -> "TrainConfig":
+        if self.param_dtype == "bf16" and self.precision != "bf16":
+            raise ValueError("param_dtype = \"bf16\" needs precision = \"bf16\"")
+        if self.param_dtype == "bf16" and self.engine == "deepspeed":
+            raise ValueError("param_dtype = \"bf16\" is for the torch engine; DeepSpeed keeps its own fp32 master weights")
+        if self.offload_optimizer and self.engine != "deepspeed":
+            raise ValueError("offload_optimizer needs engine = \"deepspeed\"")
+        return self
 
 
 class CorpusConfig(Strict):

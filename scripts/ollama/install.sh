@@ -32,7 +32,8 @@ trap 'rm -rf "$build"' EXIT
 CGO_ENABLED=1 \
 CGO_CPPFLAGS="-I/usr/include -I/usr/include/stb/.. -I$here/include" \
 GOBIN="$build/bin" \
-    go install "github.com/ollama/ollama@$version" >&2
+    go install -ldflags "-s -w -X github.com/ollama/ollama/version.Version=${version#v}" \
+        "github.com/ollama/ollama@$version" >&2
 mkdir -p "$cache"
 mv "$build/bin/ollama" "$cache/ollama.tmp"
 mv "$cache/ollama.tmp" "$cache/ollama"

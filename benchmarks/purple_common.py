@@ -1,0 +1,58 @@
+"""Shared bits of Purple's benchmarks: seeding a store, and recording results into
+benchmarks/results/purple.json (one entry per figure) and purple.md."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def environment() -> dict:
+    import textual
+
+    return {
+        "device": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (CPU only)",
+        "python": platform.python_version(),
+        "textual": textual.__version__,
+        "sqlite": __import__("sqlite3").sqlite_version,
+        "date": datetime.date.today().isoformat(),
+    }
+
+
+def record(name: str, figures: dict, target: str, passed: bool) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "purple.json"
+    data = json.loads(path.read_text()) if path.exists() else {}
+    data[name] = {**figures, "target": target, "passed": passed, **environment(),
+                  "command": "python " + " ".join(["benchmarks/" + Path(sys.argv[0]).name,
+                                                   *sys.argv[1:]])}
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    lines = ["# Purple benchmarks", "", "| benchmark | figures | target | passed | command |",
+             "|---|---|---|---|---|"]
+    for key, entry in sorted(data.items()):
+        shown = ", ".join(f"{k}={v}" for k, v in entry.items()
+                          if k not in ("target", "passed", "command", "device", "python",
+                                       "textual", "sqlite", "date"))
+        lines.append(f"| {key} | {shown} | {entry['target']} | {entry['passed']} |"
+                     f" `{entry['command']}` |")
+    any_entry = next(iter(data.values()))
+    lines += ["", f"Device: {any_entry['device']}; Python {any_entry['python']}, Textual "
+              f"{any_entry['textual']}, SQLite {any_entry['sqlite']}; date {any_entry['date']}."]
+    (RESULTS / "purple.md").write_text("\n".join(lines) + "\n")
+    print(f"{name}: {figures} (target {target}: {'ok' if passed else 'MISSED'})")

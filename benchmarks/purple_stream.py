@@ -1,0 +1,63 @@
+"""A 2,000-token reply streamed at 1,000 tokens/s by the fake server, rendered by Purple:
+does rendering keep up (the reply finishes shortly after the server's last chunk), and
+how much CPU does it take?"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from purple_common import record
+
+from purple.app import PurpleApp
+from purple.client import OllamaClient
+from purple.config import Config
+from purple.store import Store
+from tests.purple.fake_server import FakeOllama, Script
+
+TOKENS, RATE = 2000, 1000
+
+
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def run(tmp: Path) -> dict:
+    pieces = [("słowo " if i % 12 else "\n\nAkapit z **pogrubieniem** i `kodem`. ") for i in range(TOKENS)]
+    async with FakeOllama(Script(pieces, interval=1 / RATE)) as server:
+        store = Store(tmp / "db")
+        app = PurpleApp(Config(model="fake"), store=store, client=OllamaClient(server.url),
+                        check_server=False)
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = app.chat_screen
+            prompt = screen.query_one("#prompt")
+            prompt.text = "Napisz długi tekst"
+            cpu0, started = cpu_s(), time.perf_counter()
+            await pilot.press("enter")
+            while not screen.streaming:
+                await pilot.pause(0.001)
+            while screen.streaming:
+                await pilot.pause(0.01)
+            elapsed, cpu = time.perf_counter() - started, cpu_s() - cpu0
+            reply = store.get_message(store.get_chat(screen.chat_id).current_leaf)
+            shown = screen.query("MessageView").last().content
+    ideal = TOKENS / RATE
+    return {"tokens": TOKENS, "rate_tok_s": RATE, "stream_s": round(elapsed, 2),
+            "ideal_s": ideal, "lag_s": round(elapsed - ideal, 2), "cpu_s": round(cpu, 2),
+            "cpu_per_wall": round(cpu / elapsed, 2), "complete": reply.content == shown
+            and reply.content == "".join(pieces)}
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        figures = asyncio.run(run(Path(tmp)))
+    record("stream_2000_tokens_at_1000_tok_s", figures, "lag <= 0.5 s, text complete",
+           figures["lag_s"] <= 0.5 and figures["complete"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+"""Tokenizer fertility on Polish: ours next to GPT-2, Llama 2, cl100k and PoLitBert, plus a vocab-size sweep.
+
+    python benchmarks/tokenizer_fertility.py --corpus work/polski-mini/corpus --tokenizer work/polski-mini/tokenizer
+
+Texts: the corpus val split and NTREX-128 (../shared/data/eval/heldout-text/ntrex128-pol.jsonl).
+The sweep trains tokenizers of several sizes on one seeded sample of the corpus train split and reports
+the vocab size at which ours reaches each other tokenizer's tokens/word (linear interpolation).
+Writes benchmarks/results/tokenizer_fertility.{json,md}.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from training.atomic import write_json, write_text
+from training.config import TokenizerConfig
+from training.tokenizer import (
+    fertility,
+    load_any_tokenizer,
+    markdown_table,
+    read_texts,
+    train_tokenizer,
+)
+
+SHARED = ROOT / ".." / "shared" / "data"
+COMPARE = ["gpt2", "llama2", "tiktoken/cl100k_base.tiktoken",
+           "politbert-pl/books_wikipedia_v32k_sen10M.spm.bpe.model", "politbert-pl/books_wikipedia_v50k_sen10M.spm.bpe.model"]
+TARGETS = {"val": {"tokens_per_word": 1.45, "chars_per_token": 4.8}, "ntrex": {"tokens_per_word": 1.50}}
+
+
+def crossing(sweep: list[dict], anchor: float) -> int | None:
+    """Smallest vocab (interpolated) whose tokens/word is at or below `anchor`."""
+    points = sorted((r["vocab_size"], r["tokens_per_word"]) for r in sweep)
+    if points[0][1] <= anchor:
+        return points[0][0]
+    for (v0, f0), (v1, f1) in zip(points, points[1:]):
+        if f1 <= anchor < f0:
+            return round(v0 + (v1 - v0) * (f0 - anchor) / (f0 - f1))
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", type=Path, default=ROOT / "work" / "polski-mini" / "corpus")
+    parser.add_argument("--tokenizer", type=Path, default=ROOT / "work" / "polski-mini" / "tokenizer")
+    parser.add_argument("--sweep", type=int, nargs="*", default=[8000, 16000, 24000, 32000, 48000])
+    parser.add_argument("--sweep-sample", type=int, default=150_000, help="lines of the train split each sweep tokenizer sees")
+    args = parser.parse_args()
+
+    texts = {"val": read_texts(args.corpus), "ntrex": read_texts(SHARED / "eval" / "heldout-text" / "ntrex128-pol.jsonl")}
+    others = [load_any_tokenizer(SHARED / "tokenizers" / p) for p in COMPARE]
+    ours = load_any_tokenizer(args.tokenizer)
+    ours.name = f"polski ({args.tokenizer.name})"
+    tables = {name: [fertility(tok, t) for tok in [ours, *others]] for name, t in texts.items()}
+
+    sweep: dict[str, list[dict]] = {name: [] for name in texts}
+    train_seconds = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for vocab in args.sweep:
+            start = time.perf_counter()
+            config = TokenizerConfig(vocab_size=vocab, sample_sentences=args.sweep_sample)
+            tok = load_any_tokenizer(train_tokenizer(args.corpus, Path(tmp) / str(vocab), config))
+            train_seconds[vocab] = round(time.perf_counter() - start, 1)
+            tok.name = f"sweep {vocab}"
+            for name, t in texts.items():
+                sweep[name].append(fertility(tok, t))
+            print(f"sweep {vocab}: {train_seconds[vocab]} s, val {sweep['val'][-1]['tokens_per_word']:.3f} tokens/word", flush=True)
+    crossings = {name: {r["tokenizer"]: crossing(sweep[name], r["tokens_per_word"]) for r in tables[name][1:]} for name in texts}
+
+    import sentencepiece
+    import tiktoken
+    import tokenizers
+
+    result = {
+        "benchmark": "tokenizer_fertility",
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": "python benchmarks/tokenizer_fertility.py " + " ".join(sys.argv[1:]),
+        "device": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (CPU only)",
+        "versions": {"python": platform.python_version(), "sentencepiece": sentencepiece.__version__,
+                     "tokenizers": tokenizers.__version__, "tiktoken": tiktoken.__version__},
+        "texts": {name: {"docs": len(t), "chars": sum(map(len, t))} for name, t in texts.items()},
+        "targets": TARGETS,
+        "results": tables,
+        "sweep": {"sample_lines": args.sweep_sample, "train_seconds": train_seconds, "results": sweep},
+        "vocab_to_match": crossings,
+    }
+    write_json(ROOT / "benchmarks" / "results" / "tokenizer_fertility.json", result)
+
+    md = [f"# Tokenizer fertility on Polish\n\n{result['date']}, {result['device']}; `{result['command']}`\n",
+          "tokens/word: tokens per whitespace-separated word (lower is better); chars/token: higher is better.\n"]
+    for name, rows in tables.items():
+        md.append(f"## {name} ({result['texts'][name]['chars']:,} chars; targets {TARGETS[name]})\n\n{markdown_table(rows)}")
+    md.append(f"## vocab sweep ({args.sweep_sample:,} sampled train lines each)\n")
+    for name in texts:
+        md.append(f"### {name}\n\n{markdown_table(sweep[name])}")
+        md.append("vocab size at which ours matches: " + ", ".join(
+            f"{k} {'≈' + format(v, ',') if v else 'not within the sweep'}" for k, v in crossings[name].items()) + "\n")
+    write_text(ROOT / "benchmarks" / "results" / "tokenizer_fertility.md", "\n".join(md))
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Purple's screens: the chat and the modal dialogs around it."""

@@ -1,0 +1,1 @@
+"""Purple's widgets: each one small and ignorant of the store and the client."""

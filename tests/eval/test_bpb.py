@@ -1,0 +1,63 @@
+import math
+
+import pytest
+
+from training.evals.backends import torch_backend
+from training.evals.bpb import evaluate_bpb, sequence_logprobs, window_plan
+
+
+@pytest.mark.parametrize("n,ctx,stride", [(2, 4, 4), (5, 4, 4), (6, 4, 4), (17, 4, 2), (17, 4, 1), (100, 16, 5)])
+def test_window_plan_scores_every_target_once(n, ctx, stride):
+    scored = []
+    for begin, end, first in window_plan(n, ctx, stride):
+        assert end - begin <= ctx + 1 and begin < first <= end - 1 + 1
+        scored += range(max(first, begin + 1), end)
+    assert scored == list(range(1, n))
+
+
+def test_window_plan_rejects_a_stride_longer_than_the_context():
+    with pytest.raises(ValueError, match="stride"):
+        window_plan(10, 4, 5)
+
+
+@pytest.fixture(scope="module")
+def backend(eval_run):
+    return torch_backend(eval_run)
+
+
+def test_bpb_is_finite_and_consistent(backend, heldout_texts):
+    r = evaluate_bpb(backend, heldout_texts)
+    assert r.docs == len(heldout_texts)
+    assert r.bytes == sum(len(t.encode("utf-8")) for t in heldout_texts)
+    assert r.tokens == sum(len(backend.encode(t)) for t in heldout_texts)
+    assert math.isfinite(r.bpb) and 0 < r.bpb < 9  # a trained model beats 8 bits per byte... or nearly
+    assert math.isclose(r.bpb, r.loss * r.tokens / r.bytes / math.log(2), rel_tol=1e-9)
+    assert math.isclose(r.perplexity, math.exp(r.loss), rel_tol=1e-9)
+
+
+def test_sliding_windows_match_one_full_window(backend, heldout_texts):
+    """With a window as long as the document, striding must not change any token's log-prob."""
+    ids = [backend.bos_id] + backend.encode(heldout_texts[0])
+    ids = ids[: backend.context_length + 1]
+    full = sequence_logprobs(backend, [ids], stride=backend.context_length)[0]
+    one_by_one = [backend.target_logprobs([ids[: t + 2]])[0][-1] for t in range(len(ids) - 1)]
+    assert full.shape == (len(ids) - 1,)
+    assert max(abs(a - b) for a, b in zip(full, one_by_one)) < 1e-4
+
+
+def test_bins_and_texts_give_the_same_bpb(backend, eval_run, tmp_path):
+    from tests.polish_text import build_tiny_bins, polish_paragraphs
+    from training.data import TokenBins
+
+    bins = build_tiny_bins(tmp_path, eval_run / "tokenizer")
+    val = TokenBins(bins, "val")
+    texts = [p for i, p in enumerate(polish_paragraphs()) if i % 10 == 0][:3]
+    a = evaluate_bpb(backend, val, max_docs=3)
+    b = evaluate_bpb(backend, texts)
+    assert (a.tokens, a.bytes) == (b.tokens, b.bytes)
+    assert math.isclose(a.bpb, b.bpb, rel_tol=1e-6)
+
+
+def test_trainer_style_call_with_a_bare_model(backend, heldout_texts):
+    r = evaluate_bpb(backend.model, heldout_texts[:2], backend.tokenizer)
+    assert math.isclose(r.bpb, evaluate_bpb(backend, heldout_texts[:2]).bpb, rel_tol=1e-9)

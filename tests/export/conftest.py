@@ -1,0 +1,117 @@
+"""Fixtures for the export tests: tiny run dirs (random and trained) and real llama.cpp."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import missing_part
+
+
+@pytest.fixture(scope="session")
+def llama_cpp():
+    """llama-cpp-python, or a skip (a failure in CI, where llama.cpp parity must be proven)."""
+    try:
+        import llama_cpp as lib
+    except ImportError:
+        missing_part("llama-cpp-python is not installed: pip install 'llama-cpp-python>=0.3.16'")
+    return lib
+
+
+@pytest.fixture(scope="session")
+def tiny_tokenizer(tmp_path_factory) -> Path:
+    from tests.polish_text import build_tiny_tokenizer
+
+    return build_tiny_tokenizer(tmp_path_factory.mktemp("tok"))
+
+
+def make_run(root: Path, tokenizer_dir: Path, model, config, meta: dict | None = None) -> Path:
+    """A RUN_DIR in the documented layout holding `model`'s weights as checkpoints/step-000001."""
+    from safetensors.torch import save_file
+
+    from training.config import dump_config
+
+    ckpt = root / "checkpoints" / "step-000001"
+    ckpt.mkdir(parents=True, exist_ok=True)
+    (root / "config.toml").write_text(dump_config(config), encoding="utf-8")
+    shutil.copytree(tokenizer_dir, root / "tokenizer", dirs_exist_ok=True)
+    save_file({k: v.detach().contiguous() for k, v in model.state_dict().items()}, ckpt / "model.safetensors")
+    meta = {"step": 1, "tokens_seen": 4096, "val_loss": 6.0, "config": config.model_dump(mode="json"), **(meta or {})}
+    (ckpt / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
+    (root / "checkpoints" / "latest").write_text("step-000001", encoding="utf-8")
+    return root
+
+
+def tiny_config(**model_overrides):
+    from training.config import load_config
+
+    config = load_config("polski-tiny")
+    return config.model_copy(update={"model": config.model.model_copy(update=model_overrides)})
+
+
+@pytest.fixture(scope="session")
+def random_run(tmp_path_factory, tiny_tokenizer) -> Path:
+    """polski-tiny (tied embeddings) with random weights, norms perturbed so that they matter."""
+    import torch
+
+    from training.model import GPT
+
+    torch.manual_seed(0)
+    config = tiny_config()
+    model = GPT(config.model)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("norm.weight"):
+                p.add_(0.3 * torch.randn_like(p))
+    return make_run(tmp_path_factory.mktemp("random-run"), tiny_tokenizer, model, config)
+
+
+@pytest.fixture(scope="session")
+def untied_gqa_run(tmp_path_factory, tiny_tokenizer) -> Path:
+    """Untied output and grouped-query attention (4 heads over 2 kv heads): the other code paths."""
+    import torch
+
+    from training.model import GPT
+
+    torch.manual_seed(1)
+    config = tiny_config(tie_embeddings=False, n_kv_heads=2, rope_theta=50000.0)
+    return make_run(tmp_path_factory.mktemp("untied-run"), tiny_tokenizer, GPT(config.model), config)
+
+
+def _train_quickly(root: Path, tokenizer_dir: Path, steps: int = 150) -> Path:
+    """A few seconds of AdamW on the Polish test prose (used only when the suite has no `tiny_run`)."""
+    import torch
+
+    from tests.polish_text import polish_text
+    from training.model import GPT
+    from training.tokenizer import Tokenizer
+
+    torch.manual_seed(0)
+    config = tiny_config()
+    tok = Tokenizer.load(tokenizer_dir)
+    data = torch.tensor(tok.encode(polish_text()), dtype=torch.long)
+    model = GPT(config.model)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+    T, B = 64, 16
+    g = torch.Generator().manual_seed(0)
+    loss = None
+    for _ in range(steps):
+        starts = torch.randint(0, len(data) - T - 1, (B,), generator=g)
+        x = torch.stack([data[s : s + T] for s in starts])
+        y = torch.stack([data[s + 1 : s + T + 1] for s in starts])
+        _, loss = model(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return make_run(root, tokenizer_dir, model, config, {"step": steps, "tokens_seen": steps * B * T, "val_loss": float(loss)})
+
+
+@pytest.fixture(scope="session")
+def trained_run(request, tmp_path_factory, tiny_tokenizer) -> Path:
+    """The suite's `tiny_run` (polski-tiny trained on the Polish test text) if it exists, else our own."""
+    try:
+        return Path(request.getfixturevalue("tiny_run"))
+    except pytest.FixtureLookupError:
+        return _train_quickly(tmp_path_factory.mktemp("trained-run"), tiny_tokenizer)

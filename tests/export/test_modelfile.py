@@ -1,0 +1,87 @@
+"""Modelfiles: what we write parses back to the same fields; FROM is a local file; the shipped one is current."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from training.config import load_config
+from training.errors import ExportError
+from training.export.modelfile import parse_modelfile, read_modelfile, render_modelfile, write_modelfile
+from training.export.templates import CHATML_GO
+from training.register import resolve_inputs
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_render_parses_back():
+    config = load_config("polski-mini")
+    mf = parse_modelfile(render_modelfile("./polski-mini.gguf", config))
+    assert mf.from_ == "./polski-mini.gguf"
+    assert mf.template == CHATML_GO
+    assert mf.system == config.ollama.system and "po polsku" in mf.system
+    assert mf.parameters == {"stop": ["<|im_end|>"], "num_ctx": 1024, "temperature": 0.7, "top_p": 0.9,
+                             "repeat_penalty": 1.1}
+    assert mf.license == ["Apache-2.0"]
+
+
+def test_template_has_no_bos_and_one_system():
+    assert "<s>" not in CHATML_GO and ".System" not in CHATML_GO
+    assert CHATML_GO.count("range .Messages") == 1
+
+
+def test_shipped_polski_1b3_modelfile_is_generated_one():
+    path = ROOT / "modelfiles" / "polski-1b3.Modelfile"
+    assert path.read_text(encoding="utf-8") == render_modelfile("./polski-1b3.gguf", load_config("polski-1b3")), \
+        "regenerate it: polski modelfile with the polski-1b3 config (see modelfiles/README.md)"
+    mf = read_modelfile(path)
+    assert mf.from_path() == ROOT / "modelfiles" / "polski-1b3.gguf"
+
+
+def test_parser_syntax():
+    text = '# comment\nfrom  /abs/m.gguf\nparameter stop "a\\"b"\nPARAMETER stop <x>\nPARAMETER top_k 40\n' \
+           'SYSTEM one line here\nLICENSE """multi\nline"""\n'
+    mf = parse_modelfile(text)
+    assert mf.from_ == "/abs/m.gguf" and mf.parameters == {"stop": ['a"b', "<x>"], "top_k": 40}
+    assert mf.system == "one line here" and mf.license == ["multi\nline"]
+    with pytest.raises(ExportError, match="unknown Modelfile command"):
+        parse_modelfile("FROM x\nBOGUS y\n")
+    with pytest.raises(ExportError, match="not a valid value"):
+        parse_modelfile("PARAMETER num_ctx lots\n")
+    with pytest.raises(ExportError, match='unterminated """'):
+        parse_modelfile('SYSTEM """never closed\n')
+
+
+def test_missing_from_file_is_an_error_not_a_pull(tmp_path):
+    mf = tmp_path / "sub" / "Modelfile"
+    mf.parent.mkdir()
+    mf.write_text(render_modelfile("./nope.gguf", load_config("polski-tiny")))
+    with pytest.raises(ExportError, match=r"nope\.gguf does not exist.*never pulls"):
+        resolve_inputs(mf, None)
+    (tmp_path / "sub" / "nope.gguf").write_bytes(b"not a gguf")
+    with pytest.raises(ExportError, match="not a GGUF"):
+        resolve_inputs(mf, None)
+    with pytest.raises(ExportError, match="--modelfile"):
+        resolve_inputs(None, None)
+
+
+def test_cli_modelfile_from_gguf(random_run, tmp_path, capsys):
+    from training.cli import main
+    from training.export.export_model import export_model
+
+    gguf = tmp_path / "models" / "tiny.gguf"
+    export_model(random_run, gguf, dtype="f16")
+    out = tmp_path / "Modelfile"
+    assert main(["modelfile", str(gguf), "--out", str(out)]) == 0
+    mf = read_modelfile(out)
+    assert mf.from_ == "./models/tiny.gguf" and mf.from_path() == gguf
+    assert mf.parameters["num_ctx"] == 128  # polski-tiny's context length, from the GGUF's embedded config
+    assert main(["modelfile", str(gguf), "--out", str(out)]) == 2  # no silent overwrite
+    assert main(["modelfile", str(random_run)]) == 0
+    assert "FROM " in capsys.readouterr().out
+
+
+def test_write_modelfile_relative(tmp_path):
+    gguf = tmp_path / "a" / "m.gguf"
+    target = write_modelfile(tmp_path / "b" / "Modelfile", gguf, load_config("polski-tiny"))
+    assert read_modelfile(target).from_ == "../a/m.gguf"

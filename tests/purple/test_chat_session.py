@@ -1,0 +1,75 @@
+"""ChatSession without a UI: history, stats, stop and errors."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from purple.chat_session import ChatSession, ReplyStats
+from purple.client import StreamError
+from purple.store import STATUS_COMPLETE, STATUS_ERROR, STATUS_STOPPED, Store
+
+from .fakes import FakeClient, final_chunk
+
+
+def make(tmp_path, client, **chat):
+    store = Store(tmp_path / "db")
+    chat_id = store.create_chat(model="polski-mini", **chat)
+    return store, ChatSession(store, client, chat_id)
+
+
+async def test_reply_stats_from_final_chunk(tmp_path):
+    client = FakeClient([["a", "b"]])
+    client.final = final_chunk(tokens=50, prompt=100, eval_duration_ns=2_000_000_000,
+                               total_duration_ns=3_000_000_000)
+    store, session = make(tmp_path, client, options={"num_ctx": 128})
+    outcome = await session.stream_reply(session.send_target("q"))
+    assert outcome.status == STATUS_COMPLETE
+    stats = outcome.stats
+    assert (stats.tokens, stats.tokens_per_s, stats.total_s) == (50, 25.0, 3.0)
+    assert stats.context_used == 150 and stats.context_full and stats.num_ctx == 128
+    assert ReplyStats.from_dict(store.get_message(outcome.message_id).stats) == stats
+
+
+async def test_cancel_closes_stream_and_marks_stopped(tmp_path):
+    client = FakeClient([["x"] * 100], delay=0.01)
+    store, session = make(tmp_path, client)
+    seen = []
+    task = asyncio.create_task(session.stream_reply(session.send_target("q"),
+                                                    on_chunk=lambda c, t: seen.append(c)))
+    while len(seen) < 3:
+        await asyncio.sleep(0.005)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    reply = store.active_path(session.chat_id)[-1]
+    assert reply.status == STATUS_STOPPED and reply.content.startswith("xxx")
+    assert client.closed_streams == 1 and client.finished_streams == 0
+
+
+async def test_stream_error_keeps_partial_and_reraises(tmp_path):
+    class Broken(FakeClient):
+        async def chat(self, *args, **kwargs):
+            from purple.client import ChatChunk
+            yield ChatChunk(content="część")
+            raise StreamError("cut", "część")
+
+    store, session = make(tmp_path, Broken())
+    with pytest.raises(StreamError):
+        await session.stream_reply(session.send_target("q"))
+    reply = store.active_path(session.chat_id)[-1]
+    assert (reply.status, reply.content) == (STATUS_ERROR, "część")
+
+
+def test_history_and_regenerate_target(tmp_path):
+    store, session = make(tmp_path, FakeClient(), system="Bądź zwięzły.")
+    u = session.send_target("pierwsze")
+    a = store.add_message(session.chat_id, u, "assistant", "odp")
+    assert session.history(a) == [
+        {"role": "system", "content": "Bądź zwięzły."},
+        {"role": "user", "content": "pierwsze"},
+        {"role": "assistant", "content": "odp"},
+    ]
+    assert session.regenerate_target() == u
+    assert store.get_chat(session.chat_id).title == "pierwsze"

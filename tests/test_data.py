@@ -1,0 +1,110 @@
+"""Token bins: layout per docs/architecture.md, determinism, and tokenizer checks."""
+import json
+
+import numpy as np
+import pytest
+
+from tests.polish_text import (
+    build_tiny_bins,
+    build_tiny_tokenizer,
+    polish_paragraphs,
+    write_polish_jsonl,
+)
+from training.config import CorpusConfig
+from training.data import TokenBins, check_tokenizer, tokenize_corpus, tokenize_texts
+from training.errors import DataError
+from training.tokenizer import Tokenizer
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture(scope="module")
+def tok(work):
+    return Tokenizer.load(build_tiny_tokenizer(work))
+
+
+@pytest.fixture(scope="module")
+def bins(work, tok):
+    return build_tiny_bins(work, tok.path)
+
+
+def test_each_document_is_bos_text_eos(bins, tok):
+    train = TokenBins(bins, "train")
+    paragraphs = [p for i, p in enumerate(polish_paragraphs()) if i % 10]
+    assert train.num_docs == len(train.doc_starts) == len(paragraphs)
+    assert train.tokens.dtype == np.uint16 and len(train.tokens) == train.num_tokens
+    for i in (0, 7, len(paragraphs) - 1):
+        doc = train.document(i)
+        assert doc[0] == tok.bos_id and doc[-1] == tok.eos_id
+        assert tok.decode(doc[1:-1]) == paragraphs[i]
+
+
+def test_manifest_counts_bytes_for_bits_per_byte(bins, tok):
+    val = TokenBins(bins, "val")
+    expected = [p for i, p in enumerate(polish_paragraphs()) if i % 10 == 0]
+    assert val.bytes == sum(len(p.encode("utf-8")) for p in expected)
+    assert val.manifest["tokenizer_sha256"] == tok.sha256
+    assert val.manifest["vocab_size"] == 512
+    assert set(val.manifest["splits"]) == {"train", "val"}
+
+
+def test_same_input_gives_identical_bins_for_any_worker_count(work, tok):
+    splits = {"train": polish_paragraphs()[:40], "val": polish_paragraphs()[40:45]}
+    a = tokenize_texts(splits, tok.path, work / "a", workers=1)
+    b = tokenize_texts(splits, tok.path, work / "b", workers=2)
+    for name in ("train.bin", "val.bin", "train.idx.npy", "manifest.json"):
+        assert (a / name).read_bytes() == (b / name).read_bytes()
+
+
+def test_tokenize_corpus_reads_a_corpus_dir(work, tok):
+    from training.corpus.build import build_corpus
+
+    corpus = build_corpus([write_polish_jsonl(work / "src" / "polski.jsonl")], work / "corpus",
+                          CorpusConfig(min_chars=20, val_fraction=0.1), workers=1, progress=False)
+    out = tokenize_corpus(corpus, tok.path, work / "corpus-bins", workers=2)
+    manifest = json.loads((out / "manifest.json").read_text())
+    corpus_manifest = json.loads((corpus / "manifest.json").read_text())
+    for split in ("train", "val"):
+        assert manifest["splits"][split]["docs"] == corpus_manifest["splits"][split]["docs"]
+        assert manifest["splits"][split]["bytes"] == corpus_manifest["splits"][split]["bytes"]
+    assert manifest["splits"]["val"]["docs"] > 0
+
+
+def test_check_tokenizer_rejects_other_tokenizer(work, bins, tok):
+    check_tokenizer(bins, tok)  # the matching one passes
+    other = Tokenizer.load(build_tiny_tokenizer(work / "other", vocab_size=480))
+    with pytest.raises(DataError, match=rf"made with tokenizer {tok.sha256[:8]}, but the run uses {other.sha256[:8]}.*polski data tokenize"):
+        check_tokenizer(bins, other)
+
+
+def test_check_tokenizer_rejects_model_vocab_mismatch(bins, tok):
+    with pytest.raises(DataError, match="model.vocab_size is 1024"):
+        check_tokenizer(bins, tok, model_vocab_size=1024)
+
+
+def test_missing_bins_name_the_command(tmp_path):
+    with pytest.raises(DataError, match="polski data tokenize"):
+        TokenBins(tmp_path, "train")
+
+
+def test_truncated_bin_file_is_detected(work, tok):
+    out = tokenize_texts({"train": ["Ala ma kota."], "val": ["Kot ma Alę."]}, tok.path, work / "cut")
+    data = (out / "train.bin").read_bytes()
+    (out / "train.bin").write_bytes(data[:-2])
+    with pytest.raises(DataError, match="re-run `polski data tokenize`"):
+        TokenBins(out, "train")
+
+
+def test_data_tokenize_cli(work, tok, capsys):
+    from training.cli import main
+    from training.corpus.build import build_corpus
+
+    corpus = build_corpus([write_polish_jsonl(work / "cli-src" / "p.jsonl")], work / "cli-corpus",
+                          CorpusConfig(min_chars=20, val_fraction=0.2), workers=1, progress=False)
+    rc = main(["data", "tokenize", "--corpus", str(corpus), "--tokenizer", str(tok.path), "--out", str(work / "cli-bins")])
+    assert rc == 0
+    assert TokenBins(work / "cli-bins", "val").num_docs > 0
+    assert f"tokenizer {tok.sha256[:8]}" in capsys.readouterr().out

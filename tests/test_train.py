@@ -1,0 +1,170 @@
+"""The training loop on polski-tiny, CPU: learning, guards, fp16 scaler, config errors, data order."""
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from tests.polish_text import build_tiny_bins, build_tiny_tokenizer
+from training.checkpoint import load_checkpoint
+from training.config import load_config, parse_config
+from training.errors import CheckpointError, ConfigError, DataError
+from training.loader import PackedRows, TokenWindows
+from training.metrics import read_metrics
+from training.schedule import lr_at
+from training.train import Faults, TrainingStopped, pretrain
+
+torch.set_num_threads(1)
+
+
+def tiny_config(**train):
+    base = {"micro_batch_size": 4, "max_steps": 30, "eval_interval": 1000, "checkpoint_interval": 1000,
+            "log_interval": 1000, "sample_tokens": 0, "eval_batches": 2}
+    return load_config("polski-tiny", {"train": {**base, **train}})
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    tok = build_tiny_tokenizer(root)
+    return build_tiny_bins(root, tok), tok
+
+
+def test_loss_falls_and_the_run_dir_is_complete(data, tmp_path):
+    bins, tok = data
+    cfg = tiny_config(max_steps=40, eval_interval=40, sample_tokens=4, sample_prompts=["Polska jest"])
+    out = pretrain(cfg, bins, tmp_path / "run", tok, console=lambda s: None)
+    train = read_metrics(tmp_path / "run" / "metrics.jsonl", "train")
+    losses = [r["loss"] for r in train]
+    assert len(losses) == 40 and [r["step"] for r in train] == list(range(1, 41))
+    assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.8
+    first = train[0]
+    assert set(first) >= {"loss", "lr", "grad_norm", "tokens_per_s", "mfu", "tokens_seen", "gpu_mem_gb", "loss_scale", "max_steps"}
+    assert first["mfu"] is None and first["tokens_seen"] == 4 * 128
+    (ev,) = read_metrics(tmp_path / "run" / "metrics.jsonl", "eval")
+    assert ev["val_bpb"] == pytest.approx(ev["val_loss"] / math.log(2) / (3061 / 1591), rel=0.05)
+    assert out["val_loss"] == ev["val_loss"]
+    samples = [json.loads(line) for line in (tmp_path / "run" / "samples.jsonl").read_text().splitlines()]
+    assert samples[0]["prompt"] == "Polska jest" and isinstance(samples[0]["text"], str)
+    assert (tmp_path / "run" / "tokenizer" / "tokenizer.model").is_file()
+    assert load_config(tmp_path / "run" / "config.toml") == cfg
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert ckpt.meta["step"] == 40 and ckpt.meta["data_position"] == 40 and ckpt.meta["val_loss"] == ev["val_loss"]
+
+
+def test_nan_loss_is_skipped_and_logged(data, tmp_path):
+    bins, tok = data
+    pretrain(tiny_config(max_steps=6), bins, tmp_path / "run", tok, faults=Faults(frozenset({3})), console=lambda s: None)
+    events = read_metrics(tmp_path / "run" / "metrics.jsonl", "event")
+    assert [(e["step"], e["event"]) for e in events if e["event"] == "nan_skipped"] == [(3, "nan_skipped")]
+    weights = load_checkpoint(tmp_path / "run").model_state
+    assert all(torch.isfinite(w).all() for w in weights.values())
+    train = read_metrics(tmp_path / "run" / "metrics.jsonl", "train")
+    assert train[2]["loss"] is None and train[2]["grad_norm"] is None and math.isfinite(train[5]["loss"])
+
+
+def test_consecutive_skips_stop_with_the_last_good_checkpoint_intact(data, tmp_path):
+    bins, tok = data
+    cfg = tiny_config(max_steps=20, checkpoint_interval=2, max_consecutive_skips=3)
+    with pytest.raises(TrainingStopped, match="step 7: 3 consecutive steps skipped.*step-000006"):
+        pretrain(cfg, bins, tmp_path / "run", tok, faults=Faults(frozenset(range(5, 20))), console=lambda s: None)
+    ckpt = load_checkpoint(tmp_path / "run")
+    assert ckpt.meta["step"] == 6 and all(torch.isfinite(w).all() for w in ckpt.model_state.values())
+    assert read_metrics(tmp_path / "run" / "metrics.jsonl", "event")[-1]["event"] == "stopped"
+
+
+def test_fp16_with_dynamic_loss_scaling_runs_on_cpu(data, tmp_path):
+    bins, tok = data
+    out = pretrain(tiny_config(max_steps=4, precision="fp16"), bins, tmp_path / "run", tok, console=lambda s: None)
+    train = read_metrics(tmp_path / "run" / "metrics.jsonl", "train")
+    assert all(r["loss_scale"] is not None and r["loss_scale"] > 1 for r in train)
+    assert math.isfinite(out["loss"])
+    assert load_checkpoint(tmp_path / "run").train_state["engine"]["scaler"]["scale"] > 1
+
+
+def test_existing_run_without_resume_is_refused(data, tmp_path):
+    bins, tok = data
+    pretrain(tiny_config(max_steps=1), bins, tmp_path / "run", tok, console=lambda s: None)
+    with pytest.raises(CheckpointError, match="--resume"):
+        pretrain(tiny_config(max_steps=2), bins, tmp_path / "run", tok, console=lambda s: None)
+    wider = tiny_config(max_steps=2).model_dump()
+    wider["model"]["d_model"] = 256
+    with pytest.raises(CheckpointError, match="model.d_model"):
+        pretrain(parse_config(wider), bins, tmp_path / "run", tok, resume=True, console=lambda s: None)
+
+
+def test_bins_of_another_tokenizer_are_refused(data, tmp_path):
+    bins, _ = data
+    other = build_tiny_tokenizer(tmp_path, vocab_size=400)
+    with pytest.raises(DataError, match="tokenizer"):
+        pretrain(tiny_config(), bins, tmp_path / "run", other, console=lambda s: None)
+    with pytest.raises(DataError, match="polski data tokenize"):
+        pretrain(tiny_config(), tmp_path / "nobins", tmp_path / "run", other, console=lambda s: None)
+
+
+@pytest.mark.parametrize("train, message", [
+    ({"param_dtype": "bf16", "precision": "fp32"}, "needs precision"),
+    ({"offload_optimizer": True}, "needs engine"),
+    ({"micro_batch_size": 0}, "train.micro_batch_size"),
+    ({"activation_checkpointing": "some"}, "train.activation_checkpointing"),
+])
+def test_bad_train_settings_name_the_key(train, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config("polski-tiny", {"train": train})
+
+
+def test_token_windows_are_a_deterministic_permutation_per_epoch():
+    tokens = np.arange(1001, dtype=np.uint16)
+    src = TokenWindows(tokens, batch_size=2, seq_len=10, seed=7)
+    assert src.windows_per_epoch() == 100
+    x, y = src.batch(3)
+    assert torch.equal(y[:, :-1], x[:, 1:])
+    starts = sorted(int(src.sample(k)[0]) for k in range(100))
+    assert starts == list(range(0, 1000, 10))  # epoch 0 visits every window once
+    assert torch.equal(TokenWindows(tokens, 2, 10, seed=7).batch(57)[0], src.batch(57)[0])
+    ranks = [TokenWindows(tokens, 2, 10, 7, rank=r, world=2).batch(0)[0] for r in (0, 1)]
+    assert torch.equal(torch.cat(ranks), torch.cat([src.batch(0)[0], src.batch(1)[0]]))
+
+
+def test_packed_rows_keep_masked_targets():
+    x = np.arange(12, dtype=np.uint16).reshape(6, 2)
+    y = np.full((6, 2), -1, dtype=np.int32)
+    xb, yb = PackedRows(x, y, 3, seed=0).batch(1)
+    assert xb.dtype == torch.long and (yb == -1).all() and xb.shape == (3, 2)
+
+
+def test_schedules():
+    o = load_config("polski-tiny").optim
+    assert lr_at(0, o, 100) == pytest.approx(o.lr / 10)
+    assert lr_at(9, o, 100) == pytest.approx(o.lr)
+    assert lr_at(99, o, 100) == pytest.approx(o.lr * o.min_lr_ratio, rel=0.01)
+    wsd = o.model_copy(update={"schedule": "wsd", "decay_fraction": 0.2})
+    assert lr_at(50, wsd, 100) == o.lr and lr_at(79, wsd, 100) == o.lr
+    assert lr_at(99, wsd, 100) == pytest.approx(o.lr * o.min_lr_ratio)
+
+
+def test_deepspeed_config_passes_deepspeeds_own_schema():
+    pytest.importorskip("deepspeed", reason="deepspeed is not installed (pip install deepspeed)")
+    from deepspeed.runtime.config import DeepSpeedConfig
+
+    from training.engines.deepspeed_engine import deepspeed_config
+
+    cfg = load_config("polski-1b3", {"train": {"engine": "deepspeed", "offload_optimizer": True, "grad_accum_steps": 4}})
+    ds = DeepSpeedConfig(deepspeed_config(cfg, world=1))  # DeepSpeed checks against the live world size
+    assert ds.zero_optimization_stage == 2
+    assert ds.zero_config.offload_optimizer.device == "cpu"
+    assert ds.train_batch_size == 8 * 4 and ds.gradient_accumulation_steps == 4
+    assert ds.gradient_clipping == 1.0
+
+
+def test_bf16_stochastic_rounding_keeps_updates_smaller_than_half_an_ulp():
+    from training.engines.optim import stochastic_round_
+
+    torch.manual_seed(0)
+    target = torch.full((100_000,), 1.0 + 2**-10)  # a quarter of a bf16 ulp above 1.0
+    rounded = torch.empty_like(target, dtype=torch.bfloat16)
+    stochastic_round_(rounded, target)
+    assert set(rounded.float().unique().tolist()) == {1.0, 1.0078125}
+    assert rounded.float().mean().item() == pytest.approx(1.0 + 2**-10, abs=2e-4)
+    assert target.to(torch.bfloat16).float().mean().item() == 1.0  # round-to-nearest loses the update

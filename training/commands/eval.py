@@ -1,0 +1,62 @@
+"""`polski eval CHECKPOINT|RUN_DIR|FILE.gguf ...` and `polski eval compare A.json B.json`."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "eval", help="BPB, minimal pairs and samples of a checkpoint or GGUF; `eval compare A.json B.json`",
+        description="Evaluate a RUN_DIR (its latest checkpoint), a checkpoint dir or a FILE.gguf (through llama.cpp). "
+                    "Without --text/--bins/--pairs it uses ../shared/data/eval when present and the built-in minimal pairs.",
+    )
+    p.add_argument("target", nargs="+", metavar="TARGET", help="RUN_DIR, checkpoint dir or FILE.gguf; or: compare A.json B.json")
+    p.add_argument("--text", action="append", type=Path, default=[], metavar="FILE", help="held-out .txt or .jsonl {text} (repeatable)")
+    p.add_argument("--bins", type=Path, help="BINS_DIR: score its val split")
+    p.add_argument("--pairs", action="append", type=Path, default=[], metavar="FILE", help="minimal pairs .jsonl (repeatable)")
+    p.add_argument("--samples", action="store_true", help="also generate from fixed Polish prompts (fixed seed)")
+    p.add_argument("--out", type=Path, help="where eval.json and eval.md go (default: beside the target)")
+    p.add_argument("--max-docs", type=int, help="at most this many documents per text file / bins split")
+    p.add_argument("--max-pairs", type=int, help="at most this many pairs per file")
+    p.add_argument("--stride", type=int, help="sliding-window stride in tokens (default: context_length/2)")
+    p.add_argument("--device", default="cpu", help="torch device for checkpoints (cpu, cuda)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--threads", type=int, default=2, help="llama.cpp threads for a GGUF")
+    p.add_argument("--seed", type=int, default=1234, help="sampling seed")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from training.errors import ConfigError
+
+    console = Console()
+    if args.target[0] == "compare":
+        from training.evals.compare import table
+        from training.evaluate import load_result
+
+        if len(args.target) != 3:
+            raise ConfigError("usage: polski eval compare A.json B.json")
+        a, b = load_result(args.target[1]), load_result(args.target[2])
+        console.print(table(a, b, Path(args.target[1]).name, Path(args.target[2]).name))
+        return 0
+    if len(args.target) != 1:
+        raise ConfigError("give one TARGET (RUN_DIR, checkpoint dir or FILE.gguf), or `compare A.json B.json`")
+
+    from training.evals.texts import default_pair_files, default_text_files
+    from training.evaluate import default_out_dir, run_eval, write_report
+    from training.evals.markdown import render
+
+    target = Path(args.target[0])
+    texts, pairs = args.text, args.pairs
+    if not (texts or pairs or args.bins or args.samples):
+        texts, pairs = default_text_files(), default_pair_files()
+    result = run_eval(target, texts, args.bins, pairs, args.samples, max_docs=args.max_docs, max_pairs=args.max_pairs,
+                      stride=args.stride, device=args.device, batch_size=args.batch_size, threads=args.threads,
+                      sample_seed=args.seed)
+    json_path, md_path = write_report(result, args.out or default_out_dir(target))
+    console.print(render(result), markup=False, highlight=False)
+    console.print(f"wrote {json_path} and {md_path}", markup=False)
+    return 0

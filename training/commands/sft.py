@@ -1,0 +1,23 @@
+"""`polski sft`: chat fine-tuning (ChatML) of a pretrained run on instruction data."""
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("sft", help="chat fine-tune a pretrained RUN_DIR on [sft] sources (ChatML)")
+    p.add_argument("--config", required=True, help="config name or TOML file ([sft] table)")
+    p.add_argument("--init-from", required=True, metavar="RUN_DIR", help="the pretrained run")
+    p.add_argument("--out", required=True, metavar="RUN_DIR")
+    p.add_argument("--source", action="append", metavar="PATH", help="sft.sources (repeatable)")
+    p.add_argument("--max-steps", type=int, help="sft.max_steps")
+    p.add_argument("--resume", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from training.config import load_config
+    from training.sft import run_sft
+
+    config = load_config(args.config, {"sft": {"sources": args.source, "max_steps": args.max_steps}})
+    result = run_sft(config, args.init_from, args.out, resume=args.resume)
+    print(f"done: step {result['step']}, loss {result['loss']:.4f} -> {args.out}")
+    return 0

@@ -1,0 +1,148 @@
+"""Token bins: a corpus tokenized once into flat uint16 arrays that training memory-maps.
+
+BINS_DIR holds `{split}.bin` (each document is BOS ids... EOS), `{split}.idx.npy` (int64 start
+of each document) and `manifest.json` tying the bins to the exact tokenizer and corpus.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from training.atomic import atomic_dir
+from training.errors import DataError
+from training.tokenizer import Tokenizer
+
+SPLITS = ("train", "val")
+BATCH_DOCS = 256  # documents encoded per call; SentencePiece spreads a batch over all threads
+MANIFEST = "manifest.json"
+
+
+def _batches(texts: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for text in texts:
+        batch.append(text)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _write_split(texts: Iterable[str], tokenizer: Tokenizer, out_dir: Path, split: str, threads: int) -> dict:
+    """Streams one split to `{split}.bin`; output does not depend on `threads` (encode is per document)."""
+    starts: list[int] = []
+    tokens = docs = nbytes = 0
+    with open(out_dir / f"{split}.bin", "wb") as f:
+        for batch in _batches(texts, BATCH_DOCS):
+            for text, ids in zip(batch, tokenizer.encode_batch(batch, threads=threads)):
+                starts.append(tokens)
+                row = np.empty(len(ids) + 2, dtype=np.uint16)
+                row[0], row[-1] = tokenizer.bos_id, tokenizer.eos_id
+                row[1:-1] = ids
+                f.write(row.tobytes())
+                tokens += len(row)
+                docs += 1
+                nbytes += len(text.encode("utf-8"))
+    np.save(out_dir / f"{split}.idx.npy", np.asarray(starts, dtype=np.int64))
+    return {"tokens": tokens, "docs": docs, "bytes": nbytes}
+
+
+def _tokenize(split_texts: dict[str, Iterable[str]], tokenizer_dir: Path | str, out_dir: Path | str,
+              corpus_sha256: str, workers: int | None) -> Path:
+    tokenizer = Tokenizer.load(tokenizer_dir)
+    if tokenizer.vocab_size > 65536:
+        raise DataError(f"vocab size {tokenizer.vocab_size} does not fit uint16 bins: train a tokenizer with --vocab-size <= 65535")
+    threads = workers or os.cpu_count() or 1
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        splits = {split: _write_split(texts, tokenizer, tmp, split, threads) for split, texts in split_texts.items()}
+        manifest = {
+            "version": 1,
+            "tokenizer_sha256": tokenizer.sha256,
+            "vocab_size": tokenizer.vocab_size,
+            "corpus_manifest_sha256": corpus_sha256,
+            "dtype": "uint16",
+            "splits": splits,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return out_dir
+
+
+def tokenize_corpus(corpus_dir: Path | str, tokenizer_dir: Path | str, out_dir: Path | str, workers: int | None = None) -> Path:
+    """CORPUS_DIR -> BINS_DIR, deterministic (same corpus and tokenizer give identical bytes)."""
+    from training.corpus.readers import corpus_shards, iter_corpus_texts
+
+    corpus_dir = Path(corpus_dir)
+    corpus_shards(corpus_dir, "train")  # raises a clear error when this is not a corpus dir
+    corpus_sha = hashlib.sha256((corpus_dir / "manifest.json").read_bytes()).hexdigest()
+    texts = {split: iter_corpus_texts(corpus_dir, split) for split in SPLITS}
+    return _tokenize(texts, tokenizer_dir, out_dir, corpus_sha, workers)
+
+
+def tokenize_texts(splits: dict[str, list[str]], tokenizer_dir: Path | str, out_dir: Path | str, workers: int | None = None) -> Path:
+    """BINS_DIR straight from texts, e.g. `{"train": [...], "val": [...]}` (tests, small experiments)."""
+    digest = hashlib.sha256(json.dumps(splits, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+    return _tokenize({s: splits.get(s, []) for s in SPLITS}, tokenizer_dir, out_dir, digest, workers)
+
+
+def read_manifest(bins_dir: Path | str) -> dict:
+    path = Path(bins_dir) / MANIFEST
+    if not path.is_file():
+        raise DataError(f"no token bins in {bins_dir}: run `polski data tokenize --corpus DIR --tokenizer DIR --out {bins_dir}`")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+class TokenBins:
+    """One split of a BINS_DIR, memory-mapped."""
+
+    def __init__(self, bins_dir: Path | str, split: str = "train"):
+        self.dir = Path(bins_dir)
+        self.split = split
+        self.manifest = read_manifest(self.dir)
+        if split not in self.manifest["splits"]:
+            raise DataError(f"{self.dir} has no split {split!r} (has {sorted(self.manifest['splits'])})")
+        info = self.manifest["splits"][split]
+        self.num_tokens = int(info["tokens"])
+        self.num_docs = int(info["docs"])
+        self.bytes = int(info["bytes"])
+        path = self.dir / f"{split}.bin"
+        if path.stat().st_size != 2 * self.num_tokens:
+            raise DataError(f"{path} holds {path.stat().st_size // 2} tokens, manifest says {self.num_tokens}: re-run `polski data tokenize`")
+        # np.memmap cannot map an empty file
+        self.tokens = np.memmap(path, dtype=np.uint16, mode="r") if self.num_tokens else np.zeros(0, dtype=np.uint16)
+        self.doc_starts = np.load(self.dir / f"{split}.idx.npy")
+
+    def __len__(self) -> int:
+        return self.num_tokens
+
+    def document(self, i: int) -> np.ndarray:
+        end = self.doc_starts[i + 1] if i + 1 < len(self.doc_starts) else self.num_tokens
+        return np.asarray(self.tokens[self.doc_starts[i]:end])
+
+
+def check_tokenizer(bins_dir: Path | str, tokenizer: Tokenizer | Path | str, model_vocab_size: int | None = None) -> None:
+    """Raises DataError unless the bins were made with exactly this tokenizer (and fit the model's vocab)."""
+    if not isinstance(tokenizer, Tokenizer):
+        tokenizer = Tokenizer.load(tokenizer)
+    manifest = read_manifest(bins_dir)
+    made_with = manifest["tokenizer_sha256"]
+    if made_with != tokenizer.sha256:
+        raise DataError(
+            f"bins in {bins_dir} were made with tokenizer {made_with[:8]}, but the run uses {tokenizer.sha256[:8]}: "
+            f"re-run `polski data tokenize --tokenizer {tokenizer.path} --out {bins_dir}`"
+        )
+    if manifest["vocab_size"] != tokenizer.vocab_size:
+        raise DataError(
+            f"bins in {bins_dir} have vocab size {manifest['vocab_size']}, the tokenizer {tokenizer.vocab_size}: "
+            f"re-run `polski data tokenize --tokenizer {tokenizer.path} --out {bins_dir}`"
+        )
+    if model_vocab_size is not None and model_vocab_size != tokenizer.vocab_size:
+        raise DataError(
+            f"model.vocab_size is {model_vocab_size} but the tokenizer in {tokenizer.path} has {tokenizer.vocab_size}: "
+            "set model.vocab_size and tokenizer.vocab_size to the tokenizer's size"
+        )

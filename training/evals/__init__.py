@@ -1,0 +1,1 @@
+"""Evaluation pieces behind `polski eval` / `polski inspect`: backends, BPB, minimal pairs, samples."""

@@ -1,0 +1,87 @@
+"""`polski eval`: BPB/loss/perplexity on held-out text or bins, Polish minimal pairs and fixed-seed samples,
+for a PyTorch checkpoint or an exported GGUF (llama.cpp), written as JSON + Markdown.
+
+The trainer reuses `evaluate_bpb` (training/evals/bpb.py) at its eval steps.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from training.atomic import write_json, write_text
+from training.evals.bpb import evaluate_bpb
+from training.evals.minimal_pairs import evaluate_pairs, load_pairs
+
+__all__ = ["evaluate_bpb", "run_eval", "default_out_dir", "write_report"]
+
+
+def default_out_dir(target: Path) -> Path:
+    if target.suffix == ".gguf":
+        return target.with_name(f"{target.stem}.eval")
+    if (target / "checkpoints").is_dir():  # a RUN_DIR: its latest checkpoint
+        return target / "eval" / "latest"
+    if target.parent.name == "checkpoints":
+        return target.parent.parent / "eval" / target.name
+    return target / "eval"
+
+
+def run_eval(target: Path | str, texts: list[Path] = (), bins: Path | None = None, pairs: list[Path] = (),
+             samples: bool = False, *, max_docs: int | None = None, max_pairs: int | None = None,
+             stride: int | None = None, device: str = "cpu", batch_size: int = 8, threads: int = 2,
+             sample_seed: int = 1234, sample_tokens: int = 48, backend=None) -> dict:
+    """Everything asked for, as one JSON-ready dict. `backend` (already open) overrides `target`."""
+    from training.evals.backends import open_backend
+    from training.evals.texts import load_texts
+
+    start = time.perf_counter()
+    own = backend is None
+    backend = backend or open_backend(target, device=device, batch_size=batch_size, threads=threads)
+    try:
+        stride = stride or max(1, backend.context_length // 2)
+        result: dict = {"target": str(target), "model": backend.describe(), "stride": stride, "bpb": {}, "minimal_pairs": {}}
+        for path in texts:
+            r = evaluate_bpb(backend, load_texts(path, max_docs), stride=stride)
+            result["bpb"][Path(path).name] = r.as_dict()
+        if bins is not None:
+            from training.data import TokenBins
+
+            split = TokenBins(bins, "val")
+            r = evaluate_bpb(backend, split, stride=stride, max_docs=max_docs)
+            result["bpb"][f"{Path(bins).name}:val"] = r.as_dict()
+        for path in pairs:
+            r = evaluate_pairs(backend, load_pairs(path, max_pairs))
+            result["minimal_pairs"][Path(path).name] = r
+        if samples:
+            from training.evals.samples import generate_samples
+
+            result["samples"] = generate_samples(backend, seed=sample_seed, max_new_tokens=sample_tokens)
+            result["sample_seed"] = sample_seed
+    finally:
+        if own:
+            backend.close()
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
+def write_report(result: dict, out_dir: Path | str) -> tuple[Path, Path]:
+    """eval.json (per-pair results included) and eval.md."""
+    from training.evals.markdown import render
+
+    out_dir = Path(out_dir)
+    json_path, md_path = out_dir / "eval.json", out_dir / "eval.md"
+    write_json(json_path, result)
+    write_text(md_path, render(result) + "\n")
+    return json_path, md_path
+
+
+def load_result(path: Path | str) -> dict:
+    from training.errors import DataError
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "eval.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise DataError(f"{path} is not an eval result ({err}): give the eval.json written by `polski eval`") from None

@@ -1,0 +1,164 @@
+"""Supervised chat fine-tuning data: conversations -> ChatML token rows with a loss mask.
+
+A conversation is rendered exactly as Ollama's Modelfile TEMPLATE renders it at inference:
+
+    <s><|im_start|>system\\n{system}<|im_end|>\\n<|im_start|>user\\n{user}<|im_end|>\\n<|im_start|>assistant\\n{reply}<|im_end|>\\n
+
+Only the assistant replies and their closing <|im_end|> are trained on (targets elsewhere are -1).
+Each piece is encoded on its own, split where inference splits it: the prompt ends with
+"assistant\\n", and the reply's tokens are whatever the model generates after it.
+"""
+from __future__ import annotations
+
+import json
+import lzma
+import random
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from training.config import Config
+
+from training.errors import DataError
+
+IGNORE = -1
+
+
+def read_records(sources: list[str | Path]) -> Iterator[dict]:
+    """JSON Lines records ({"messages": [...]} or instruction/input/output) from files or folders."""
+    files: list[Path] = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.name.endswith((".jsonl", ".jsonl.xz")))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise DataError(f"SFT source {path} does not exist: fix [sft] sources in the config")
+    for file in files:
+        opener = lzma.open if file.name.endswith(".xz") else open
+        with opener(file, "rt", encoding="utf-8") as f:
+            for line_no, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise DataError(f"{file}:{line_no}: not valid JSON ({err.msg})") from None
+
+
+def to_messages(record: dict) -> list[dict]:
+    if record.get("messages"):
+        return [{"role": m["role"], "content": m["content"]} for m in record["messages"]]
+    user = record["instruction"] + (f"\n\n{record['input']}" if record.get("input") else "")
+    return [{"role": "user", "content": user}, {"role": "assistant", "content": record["output"]}]
+
+
+def encode_conversation(tokenizer, messages: list[dict], system: str | None) -> tuple[list[int], list[int]]:
+    """Token ids and per-token targets (next token, or IGNORE where nothing is learned)."""
+    ids: list[int] = [tokenizer.bos_id]
+    trainable: list[bool] = [False]
+
+    def add(text: str, learn: bool) -> None:
+        piece = tokenizer.encode(text)
+        ids.extend(piece)
+        trainable.extend([learn] * len(piece))
+
+    turns = ([{"role": "system", "content": system}] if system else []) + [m for m in messages]
+    for message in turns:
+        if message["role"] == "assistant":
+            add("<|im_start|>assistant\n", False)
+            add(message["content"], True)
+            ids.append(tokenizer.im_end_id)
+            trainable.append(True)
+            add("\n", False)
+        else:
+            add(f"<|im_start|>{message['role']}\n{message['content']}<|im_end|>\n", False)
+    # position t predicts token t+1; it is a training target only if token t+1 is trainable
+    targets = [ids[t + 1] if trainable[t + 1] else IGNORE for t in range(len(ids) - 1)] + [IGNORE]
+    return ids, targets
+
+
+def pack_rows(
+    examples: list[tuple[list[int], list[int]]], row_len: int, pad_id: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Greedily packs examples into rows of `row_len` tokens; an example never spans two rows.
+
+    Examples longer than a row are truncated. Returns (inputs uint16 [R, row_len], targets int32 [R, row_len]).
+    """
+    rows_x: list[list[int]] = []
+    rows_y: list[list[int]] = []
+    cur_x: list[int] = []
+    cur_y: list[int] = []
+    for ids, targets in examples:
+        ids, targets = ids[:row_len], targets[:row_len]
+        if len(cur_x) + len(ids) > row_len:
+            rows_x.append(cur_x)
+            rows_y.append(cur_y)
+            cur_x, cur_y = [], []
+        cur_x += ids
+        cur_y += targets
+    if cur_x:
+        rows_x.append(cur_x)
+        rows_y.append(cur_y)
+    x = np.full((len(rows_x), row_len), pad_id, dtype=np.uint16)
+    y = np.full((len(rows_x), row_len), IGNORE, dtype=np.int32)
+    for i, (rx, ry) in enumerate(zip(rows_x, rows_y)):
+        x[i, : len(rx)] = rx
+        y[i, : len(ry)] = ry
+    return x, y
+
+
+def build_sft_rows(tokenizer, sources, row_len: int, system: str | None, seed: int = 0, system_share: float = 0.5):
+    """All SFT conversations as packed rows; about `system_share` of them carry the system prompt."""
+    rng = random.Random(seed)
+    examples = []
+    for record in read_records(sources):
+        messages = to_messages(record)
+        if not any(m["role"] == "assistant" and m["content"].strip() for m in messages):
+            continue
+        use_system = system if rng.random() < system_share else None
+        examples.append(encode_conversation(tokenizer, messages, use_system))
+    if not examples:
+        raise DataError(f"no usable SFT conversations in {', '.join(map(str, sources))}")
+    rng.shuffle(examples)
+    return pack_rows(examples, row_len, tokenizer.pad_id)
+
+
+def sft_config(config: Config) -> Config:
+    """The pretraining config with the [sft] overrides applied (lr, steps, batch, warm-up)."""
+    s = config.sft
+    return config.model_copy(update={
+        "optim": config.optim.model_copy(update={"lr": s.lr, "warmup_steps": s.warmup_steps, "schedule": "cosine"}),
+        "train": config.train.model_copy(update={"max_steps": s.max_steps, "micro_batch_size": s.micro_batch_size,
+                                                   "grad_accum_steps": 1, "eval_interval": max(1, s.max_steps // 4),
+                                                   "checkpoint_interval": max(1, s.max_steps // 2),
+                                                   "sample_prompts": []}),
+    })
+
+
+def run_sft(config: Config, init_from: Path | str, run_dir: Path | str, *, tokenizer_dir: Path | str | None = None,
+            resume: bool = False, console=print) -> dict:
+    """`polski sft`: chat fine-tuning of a pretrained RUN_DIR on ChatML conversations from [sft] sources."""
+    from training.loader import PackedRows
+    from training.tokenizer import Tokenizer
+    from training.train import train
+
+    init_from = Path(init_from)
+    tokenizer_dir = Path(tokenizer_dir) if tokenizer_dir else init_from / "tokenizer"
+    tokenizer = Tokenizer.load(tokenizer_dir)
+    if not config.sft.sources:
+        raise DataError("no SFT data: set [sft] sources in the config (e.g. ../shared/data/sft)")
+    x, y = build_sft_rows(tokenizer, config.sft.sources, config.model.context_length, config.ollama.system,
+                          seed=config.train.seed)
+    n_val = max(1, len(x) // 50)
+    cfg = sft_config(config)
+    val = [(torch.from_numpy(x[i:i + cfg.train.micro_batch_size].astype(np.int64)),
+            torch.from_numpy(y[i:i + cfg.train.micro_batch_size].astype(np.int64)))
+           for i in range(0, n_val, cfg.train.micro_batch_size)]
+    console(f"SFT: {len(x) - n_val} packed rows of {x.shape[1]} tokens for training, {n_val} held out")
+    source = PackedRows(x[n_val:], y[n_val:], cfg.train.micro_batch_size, cfg.train.seed)
+    return train(cfg, source, run_dir, val_batches=val, tokenizer_dir=tokenizer_dir, init_from=init_from, resume=resume,
+                 console=console)

@@ -1,0 +1,358 @@
+"""The training loop, shared by every engine (torch, deepspeed) and batch source (pretraining, SFT).
+
+    train(config, batches, run_dir, val_batches=..., tokenizer_dir=..., init_from=..., resume=...)
+
+`batches` is a BatchSource (`.batch(i) -> (x, y)`, see training/loader.py) or any iterable of (x, y);
+y = -1 marks positions that do not count in the loss. `pretrain()` builds both from a BINS_DIR.
+One optimizer step = grad_accum_steps micro-batches. Steps are counted from 1: `step-000050` holds the
+state after 50 steps, and a resumed run continues with step 51 on exactly the data it would have seen.
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import shutil
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from training.atomic import write_text
+from training.checkpoint import find_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from training.config import Config, dump_config
+from training.errors import CheckpointError, ConfigError, PolskiError
+from training.loader import as_batch_source
+from training.metrics import MetricsWriter
+from training.schedule import lr_at
+
+
+class TrainingStopped(PolskiError):
+    """The loss guard skipped too many steps in a row; the last good checkpoint is intact."""
+
+
+@dataclass
+class Faults:
+    """Deliberate faults, for tests of the guards: steps whose loss is made NaN before backward."""
+
+    nan_loss_steps: frozenset[int] = field(default_factory=frozenset)
+
+
+class SpikeGuard:
+    """Flags a step whose loss is NaN/Inf or more than `zscore` std above the mean of recent accepted steps.
+
+    The std is floored at 1% of the mean so a flat, noiseless curve does not turn noise into "spikes".
+    """
+
+    MIN_HISTORY = 20
+
+    def __init__(self, window: int, zscore: float, history=()):
+        self.zscore = zscore
+        self.losses: deque[float] = deque(history, maxlen=window)
+
+    def check(self, loss: float) -> str | None:
+        if not math.isfinite(loss):
+            return "nan_skipped"
+        if len(self.losses) >= min(self.MIN_HISTORY, self.losses.maxlen):
+            mean = sum(self.losses) / len(self.losses)
+            std = math.sqrt(sum((v - mean) ** 2 for v in self.losses) / len(self.losses))
+            if (loss - mean) / max(std, 0.01 * abs(mean), 1e-6) > self.zscore:
+                return "spike_skipped"
+        return None
+
+    def accept(self, loss: float) -> None:
+        self.losses.append(loss)
+
+
+def dist_info() -> tuple[int, int, int]:
+    """(rank, local_rank, world_size) as set by torchrun or the deepspeed launcher; (0, 0, 1) otherwise."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("LOCAL_RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+
+
+def pick_device(setting: str, local_rank: int) -> torch.device:
+    if setting == "cuda" or (setting == "auto" and torch.cuda.is_available()):
+        if not torch.cuda.is_available():
+            raise ConfigError("train.device is \"cuda\" but no CUDA GPU is visible: set train.device = \"cpu\" (or \"auto\")")
+        torch.cuda.set_device(local_rank)
+        return torch.device("cuda", local_rank)
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def cap_gpu_memory(device: torch.device, gb: float | None) -> None:
+    if device.type == "cuda" and gb:
+        total = torch.cuda.get_device_properties(device).total_memory
+        torch.cuda.set_per_process_memory_fraction(min(1.0, gb * 2**30 / total), device)
+
+
+def prepare_run_dir(run_dir: Path, config: Config, tokenizer_dir: Path | None) -> None:
+    """config.toml and tokenizer/ make a RUN_DIR self-contained."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir / "config.toml", dump_config(config))
+    if tokenizer_dir is not None and Path(tokenizer_dir).resolve() != (run_dir / "tokenizer").resolve():
+        target = run_dir / "tokenizer"
+        tmp = run_dir / ".tokenizer.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(tokenizer_dir, tmp)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+
+
+def format_eta(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    h, rem = divmod(seconds, 3600)
+    return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"
+
+
+def train(
+    config: Config,
+    batches,
+    run_dir: Path | str,
+    *,
+    val_batches=None,
+    val_bytes_per_token: float | None = None,
+    tokenizer_dir: Path | str | None = None,
+    init_from: Path | str | None = None,
+    resume: bool = False,
+    faults: Faults | None = None,
+    console=print,
+) -> dict:
+    """Trains to config.train.max_steps; returns {"step", "tokens_seen", "loss", "val_loss", "best_val_loss"}.
+
+    val_batches: a list (or re-iterable) of (x, y) for the loss at eval steps; val_bytes_per_token turns it into bits per byte.
+    tokenizer_dir: copied into RUN_DIR/tokenizer, and used for samples at eval steps.
+    init_from: a RUN_DIR or step dir whose weights start a fresh run (SFT); ignored when resuming.
+    """
+    run_dir = Path(run_dir)
+    t = config.train
+    rank, local_rank, world = dist_info()
+    device = pick_device(t.device, local_rank)
+    if world > 1 and t.engine == "torch" and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    cap_gpu_memory(device, t.max_gpu_memory_gb)
+    seed_everything(t.seed + rank)
+
+    from training.engines import make_engine
+    from training.model import GPT
+
+    ckpt_dir = find_checkpoint(run_dir) if resume else None
+    if not resume and find_checkpoint(run_dir) is not None:
+        raise CheckpointError(f"{run_dir} already has checkpoints: pass --resume to continue it, or choose a new --out")
+    model = GPT(config.model)
+    if init_from is not None and ckpt_dir is None:
+        init = load_checkpoint(init_from, weights_only=True)
+        _check_same_model(init.meta, config, init.path)
+        model.load_state_dict(init.model_state)
+    engine = make_engine(config, model, device, rank, world)
+    source = as_batch_source(batches)
+
+    step, tokens_seen, micro, best_val, last_val, guard_history = 0, 0, 0, math.inf, None, ()
+    if ckpt_dir is not None:
+        ckpt = load_checkpoint(ckpt_dir)
+        _check_same_model(ckpt.meta, config, ckpt.path)
+        if ckpt.train_state.get("engine", {}).get("engine") != t.engine:
+            raise CheckpointError(f"{ckpt.path} was written by the {ckpt.meta.get('engine')} engine: resume with the same train.engine")
+        engine.load_model_state_dict(ckpt.model_state)
+        engine.load_state_dict(ckpt.train_state["engine"])
+        set_rng_state(ckpt.train_state["rng"])
+        step, tokens_seen, micro = ckpt.meta["step"], ckpt.meta["tokens_seen"], ckpt.meta["data_position"]
+        best_val = ckpt.meta.get("best_val_loss") or math.inf
+        last_val = ckpt.meta.get("val_loss")
+        guard_history = ckpt.train_state.get("guard", ())
+
+    writer = None
+    tokenizer = None
+    if rank == 0:
+        prepare_run_dir(run_dir, config, tokenizer_dir)
+        writer = MetricsWriter(run_dir / "metrics.jsonl")
+        if (run_dir / "tokenizer" / "tokenizer.model").is_file() and t.sample_tokens and t.sample_prompts:
+            from training.tokenizer import Tokenizer
+
+            tokenizer = Tokenizer.load(run_dir / "tokenizer")
+        if ckpt_dir is not None:
+            writer.event(step, "resumed", f"resumed from {ckpt_dir.name}; later records replace steps after {step}")
+    n_params = model.num_params()
+    peak = t.peak_tflops * 1e12 if t.peak_tflops else None
+    if peak is None and device.type == "cuda":
+        from training.engines.base import measure_peak_flops
+
+        peak = measure_peak_flops(device)
+    if rank == 0:
+        console(f"{config.model.name}: {n_params / 1e6:.2f}M parameters, engine {t.engine}, {device.type}, "
+                f"{t.precision}, {world} process(es), steps {step + 1}..{t.max_steps}")
+
+    guard = SpikeGuard(t.spike_window, t.spike_zscore, guard_history)
+    n_micro = t.grad_accum_steps
+    consecutive_skips = 0
+    session_start, session_steps = time.perf_counter(), 0
+    loss_value = math.nan
+
+    def save(is_best: bool = False) -> None:
+        state = {"engine": engine.state_dict(), "rng": rng_state(), "guard": list(guard.losses)}
+        weights = engine.model_state_dict()
+        if rank == 0:
+            meta = {"step": step, "tokens_seen": tokens_seen, "data_position": micro, "val_loss": last_val,
+                    "best_val_loss": None if math.isinf(best_val) else best_val, "engine": t.engine,
+                    "world_size": world, "config": config.model_dump(mode="json")}
+            path = save_checkpoint(run_dir, step, weights, state, meta, t.keep_last, is_best)
+            writer.event(step, "checkpoint", f"saved {path.name}" + (" (best)" if is_best else ""))
+        _barrier(world)
+
+    try:
+        while step < t.max_steps:
+            t0 = time.perf_counter()
+            lr = lr_at(step, config.optim, t.max_steps)
+            step += 1
+            loss_sum = torch.zeros((), device=device)
+            skip_reason = None
+            for m in range(n_micro):
+                x, y = source.batch(micro)
+                micro += 1
+                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                last = m == n_micro - 1
+                loss = engine.forward(x, y, last)
+                if faults is not None and step in faults.nan_loss_steps:
+                    loss = loss * float("nan")
+                loss_sum += loss.detach().float()
+                if last:
+                    mean = loss_sum / n_micro
+                    if world > 1:
+                        torch.distributed.all_reduce(mean, op=torch.distributed.ReduceOp.AVG)
+                    loss_value = float(mean)
+                    skip_reason = guard.check(loss_value)
+                engine.backward(loss, n_micro, last, skip_reason is not None)
+            stats = engine.step(lr, skip_reason is not None)
+            tokens_seen += int(x.numel()) * n_micro * world
+            if skip_reason is None and stats.applied:
+                guard.accept(loss_value)
+                consecutive_skips = 0
+            elif skip_reason is not None:
+                consecutive_skips += 1
+                if writer:
+                    writer.event(step, skip_reason, f"loss {loss_value:.4g} at step {step}: update skipped "
+                                 f"({consecutive_skips} in a row)", loss=loss_value)
+                if consecutive_skips >= t.max_consecutive_skips:
+                    last_good = find_checkpoint(run_dir)
+                    msg = (f"stopped at step {step}: {consecutive_skips} consecutive steps skipped (NaN/Inf or loss spikes); "
+                           f"last good checkpoint: {last_good.name if last_good else 'none'}; lower optim.lr or raise "
+                           "optim.warmup_steps, then `polski train --resume`")
+                    if writer:
+                        writer.event(step, "stopped", msg)
+                    raise TrainingStopped(msg)
+            elif writer and stats.loss_scale is not None:
+                writer.event(step, "loss_scale", f"fp16 overflow: update skipped, loss scale now {stats.loss_scale:g}",
+                             loss_scale=stats.loss_scale)
+
+            dt = time.perf_counter() - t0
+            session_steps += 1
+            tokens_per_s = x.numel() * n_micro * world / dt
+            mfu = tokens_per_s * model.flops_per_token(x.size(1)) / peak if peak else None
+            gpu_mem = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+            if writer:
+                writer.log("train", step, loss=loss_value, lr=lr, grad_norm=stats.grad_norm, tokens_per_s=tokens_per_s,
+                           mfu=mfu, tokens_seen=tokens_seen, gpu_mem_gb=gpu_mem, loss_scale=stats.loss_scale,
+                           max_steps=t.max_steps)
+                if step % t.log_interval == 0 or step == t.max_steps:
+                    per_step = (time.perf_counter() - session_start) / session_steps
+                    gnorm = f"{stats.grad_norm:.2f}" if stats.grad_norm is not None else "-"
+                    console(f"step {step}/{t.max_steps} | loss {loss_value:.4f} | lr {lr:.2e} | gnorm {gnorm} | "
+                            f"{tokens_per_s:,.0f} tok/s" + (f" | mfu {mfu:.2f}" if mfu else "") +
+                            (f" | {gpu_mem:.1f} GiB" if gpu_mem else "") +
+                            f" | eta {format_eta(per_step * (t.max_steps - step))}")
+
+            is_best = False
+            if val_batches is not None and (step % t.eval_interval == 0 or step == t.max_steps):
+                last_val = engine.eval_loss(val_batches)
+                bpb = last_val / math.log(2) / val_bytes_per_token if val_bytes_per_token else None
+                is_best = last_val < best_val
+                best_val = min(best_val, last_val)
+                if writer:
+                    writer.log("eval", step, val_loss=last_val, val_bpb=bpb)
+                    console(f"step {step}/{t.max_steps} | val_loss {last_val:.4f}" + (f" | val_bpb {bpb:.4f}" if bpb else ""))
+                    if tokenizer is not None:
+                        write_samples(engine, tokenizer, config, step, run_dir, writer)
+            if step % t.checkpoint_interval == 0 or step == t.max_steps or is_best:
+                save(is_best)
+    except torch.cuda.OutOfMemoryError:
+        raise ConfigError(
+            f"CUDA out of memory at step {step} (micro_batch_size {t.micro_batch_size}, activation_checkpointing "
+            f"{t.activation_checkpointing!r}): lower train.micro_batch_size (raise grad_accum_steps to keep the batch), "
+            "set activation_checkpointing = \"full\", or use engine = \"deepspeed\" with offload_optimizer = true"
+        ) from None
+    finally:
+        if writer:
+            writer.close()
+    return {"step": step, "tokens_seen": tokens_seen, "loss": loss_value, "val_loss": last_val,
+            "best_val_loss": None if math.isinf(best_val) else best_val}
+
+
+def _barrier(world: int) -> None:
+    if world > 1 and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
+def _check_same_model(meta: dict, config: Config, path: Path) -> None:
+    saved = meta.get("config", {}).get("model", {})
+    ours = config.model.model_dump(mode="json")
+    diff = sorted(k for k in ours if k not in ("dropout", "name") and saved.get(k) != ours[k])
+    if diff:
+        k = diff[0]
+        raise CheckpointError(f"{path} has model.{k} = {saved.get(k)!r}, the config says {ours[k]!r}: use the run's own config")
+
+
+def write_samples(engine, tokenizer, config: Config, step: int, run_dir: Path, writer: MetricsWriter) -> None:
+    """Continuations of the fixed prompts; seeded by the step so they do not touch the training RNG."""
+    import json
+
+    t = config.train
+    model = engine.model
+    with open(run_dir / "samples.jsonl", "a", encoding="utf-8") as f:
+        for i, prompt in enumerate(t.sample_prompts):
+            ids = torch.tensor([[tokenizer.bos_id, *tokenizer.encode(prompt)]], device=engine.device)
+            with engine.autocast():
+                out = model.generate(ids, t.sample_tokens, temperature=t.sample_temperature, top_k=t.sample_top_k or None,
+                                     top_p=t.sample_top_p, seed=t.seed + step * 1000 + i, stop_ids={tokenizer.eos_id})
+            new = [int(v) for v in out[0, ids.size(1):] if int(v) != tokenizer.eos_id]
+            text = tokenizer.decode(new)
+            record = writer.log("sample", step, prompt=prompt, text=text)
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            f.flush()
+
+
+def pretrain(
+    config: Config,
+    bins_dir: Path | str,
+    run_dir: Path | str,
+    tokenizer_dir: Path | str | None = None,
+    resume: bool = False,
+    init_from: Path | str | None = None,
+    faults: Faults | None = None,
+    console=print,
+) -> dict:
+    """`polski train`: random-order epochs over BINS_DIR/train.bin, eval on the start of val.bin."""
+    from training.data import TokenBins, check_tokenizer
+    from training.loader import TokenWindows, val_windows
+
+    bins_dir, run_dir = Path(bins_dir), Path(run_dir)
+    if tokenizer_dir is None:
+        candidates = [run_dir / "tokenizer", bins_dir.parent / "tokenizer"]
+        tokenizer_dir = next((c for c in candidates if (c / "tokenizer.model").is_file()), None)
+        if tokenizer_dir is None:
+            raise ConfigError(f"no tokenizer found at {candidates[1]}: pass --tokenizer TOKENIZER_DIR")
+    check_tokenizer(bins_dir, tokenizer_dir, config.model.vocab_size)
+    train_bins, val_bins = TokenBins(bins_dir, "train"), TokenBins(bins_dir, "val")
+    rank, _, world = dist_info()
+    T, B = config.model.context_length, config.train.micro_batch_size
+    source = TokenWindows(train_bins.tokens, B, T, config.train.seed, rank, world)
+    val = val_windows(val_bins.tokens, B, T, config.train.eval_batches) if len(val_bins) > T else None
+    bytes_per_token = val_bins.bytes / val_bins.num_tokens if val is not None and val_bins.bytes else None
+    return train(config, source, run_dir, val_batches=val, val_bytes_per_token=bytes_per_token,
+                 tokenizer_dir=tokenizer_dir, init_from=init_from, resume=resume, faults=faults, console=console)
