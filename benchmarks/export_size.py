@@ -143,7 +143,7 @@ def main() -> None:
     f16 = work / f"{args.config}-f16.gguf"
     report = export_model(run, f16, dtype="f16", force=True)
     rows.append({"file": f16.name, "type": "F16", "bytes": report.bytes, "seconds": round(report.seconds, 1),
-                 "step": "export (read safetensors, write GGUF, read back)"})
+                 "step": "polski export: safetensors -> GGUF (read-back check not timed)"})
     for q in args.quantize:
         out = work / f"{args.config}-{q}.gguf"
         res = quantize_gguf(f16, out, q, force=True)

@@ -71,7 +71,7 @@ def scenarios(smoke: bool, micro: int | None) -> dict[str, tuple[str, dict]]:
 
 def build(name: str, train: dict, max_steps: int, seed: int = 0):
     config = load_config(name, {"train": {**train, "max_steps": max_steps}})
-    device = torch.device(config.train.device)
+    device = torch.device("cuda", torch.cuda.current_device()) if config.train.device == "cuda" else torch.device(config.train.device)
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()

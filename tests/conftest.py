@@ -39,3 +39,49 @@ def ollama_server(tmp_path_factory):
     server = start_server(tmp_path_factory.mktemp("ollama-models"), binary=binary, extra_env={"OLLAMA_NUM_PARALLEL": "4"})
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A polski-tiny RUN_DIR trained by our own trainer for a few seconds on the Polish test prose."""
+    from tests.polish_text import build_tiny_bins, build_tiny_tokenizer
+    from training.config import load_config
+    from training.train import pretrain
+
+    root = tmp_path_factory.mktemp("tiny-run")
+    tokenizer_dir = build_tiny_tokenizer(root)
+    bins = build_tiny_bins(root, tokenizer_dir)
+    config = load_config("polski-tiny", {"train": {"max_steps": 120, "eval_interval": 60, "checkpoint_interval": 60}})
+    pretrain(config, bins, root / "run", tokenizer_dir=tokenizer_dir, console=lambda *_: None)
+    return root / "run"
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_run, tmp_path_factory) -> Path:
+    """`tiny_run` exported to an F16 GGUF by `polski export`'s code."""
+    from training.export.export_model import export_model
+
+    out = tmp_path_factory.mktemp("tiny-gguf") / "polski-tiny.gguf"
+    export_model(tiny_run, out, dtype="f16")
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_modelfile(tiny_run, tiny_gguf) -> Path:
+    """A Modelfile for `tiny_gguf`, as `polski modelfile` writes it."""
+    from training.config import load_config
+    from training.export.modelfile import gguf_ref_for, render_modelfile
+
+    path = tiny_gguf.parent / "Modelfile"
+    path.write_text(render_modelfile(gguf_ref_for(tiny_gguf, path), load_config(tiny_run / "config.toml")), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ollama_model(ollama_server, tiny_modelfile) -> str:
+    """The name of the tiny test model, registered in the session's real Ollama server."""
+    from training.register import register_model
+
+    name = "polski-tiny-test"
+    register_model(name, modelfile=tiny_modelfile, host=ollama_server.url)
+    return name

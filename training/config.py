@@ -155,7 +155,7 @@ class SFTConfig(Strict):
 
 
 class ExportConfig(Strict):
-    dtype: Literal["f32", "f16", "bf16"] = "f16"
+    dtype: Literal["f32", "f16", "bf16", "q8_0"] = "f16"
     quantize: Literal["q8_0", "q4_0", "q4_K_M"] | None = None
     license: str = "Apache-2.0"
 

@@ -19,16 +19,19 @@ from training.tokenizer import Tokenizer
 
 SPLITS = ("train", "val")
 BATCH_DOCS = 256  # documents encoded per call; SentencePiece spreads a batch over all threads
+BATCH_CHARS = 4_000_000  # ...but whole novels are large: this bounds the ids held in memory
 MANIFEST = "manifest.json"
 
 
-def _batches(texts: Iterable[str], size: int) -> Iterator[list[str]]:
+def _batches(texts: Iterable[str]) -> Iterator[list[str]]:
     batch: list[str] = []
+    chars = 0
     for text in texts:
         batch.append(text)
-        if len(batch) == size:
+        chars += len(text)
+        if len(batch) == BATCH_DOCS or chars >= BATCH_CHARS:
             yield batch
-            batch = []
+            batch, chars = [], 0
     if batch:
         yield batch
 
@@ -38,7 +41,7 @@ def _write_split(texts: Iterable[str], tokenizer: Tokenizer, out_dir: Path, spli
     starts: list[int] = []
     tokens = docs = nbytes = 0
     with open(out_dir / f"{split}.bin", "wb") as f:
-        for batch in _batches(texts, BATCH_DOCS):
+        for batch in _batches(texts):
             for text, ids in zip(batch, tokenizer.encode_batch(batch, threads=threads)):
                 starts.append(tokens)
                 row = np.empty(len(ids) + 2, dtype=np.uint16)

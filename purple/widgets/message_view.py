@@ -31,6 +31,7 @@ from purple.store import (
 
 _CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 THINKING_REFRESH_S = 0.1
+RENDER_INTERVAL_S = 0.05  # chunks arriving faster are rendered together
 
 
 def last_code_block(markdown: str) -> str | None:
@@ -72,6 +73,8 @@ class MessageView(Vertical, can_focus=True):
         self.content = neutralise(message.content)
         self.thinking = neutralise(message.thinking)
         self._stream = None
+        self._pending: list[str] = []
+        self._flush_timer = None
         self._thinking_shown_at = 0.0
 
     # ------------------------------------------------------------------ layout
@@ -134,9 +137,19 @@ class MessageView(Vertical, can_focus=True):
         if content:
             content = neutralise(content)
             self.content += content
-            if self._stream is None:
-                self._stream = Markdown.get_stream(self.query_one(Markdown))
-            await self._stream.write(content)
+            self._pending.append(content)
+            if self._flush_timer is None:  # render at most every RENDER_INTERVAL_S
+                self._flush_timer = self.set_timer(RENDER_INTERVAL_S, self._flush)
+
+    async def _flush(self) -> None:
+        self._flush_timer = None
+        if not self._pending:
+            return
+        text = "".join(self._pending)
+        self._pending.clear()
+        if self._stream is None:
+            self._stream = Markdown.get_stream(self.query_one(Markdown))
+        await self._stream.write(text)
 
     def _refresh_thinking(self) -> None:
         box = self.query_one(Collapsible)
@@ -144,6 +157,9 @@ class MessageView(Vertical, can_focus=True):
         self.query_one(".thinking-text", Static).update(plain(self.thinking))
 
     async def finish(self, status: str, stats: ReplyStats | None, error: str = "") -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+        await self._flush()
         if self._stream is not None:
             await self._stream.stop()
             self._stream = None

@@ -45,3 +45,14 @@ def test_exact_and_near_duplicates():
     assert dedup.check(content_hash("  " + text.upper()), minhash_signature(text, CONFIG)) == "exact_dup"
     assert dedup.check(content_hash(near), minhash_signature(near, CONFIG)) == "near_dup"
     assert dedup.check(content_hash(other), minhash_signature(other, CONFIG)) is None
+
+
+def test_huge_documents_keep_near_duplicate_detection_under_a_shift(monkeypatch):
+    import training.corpus.dedup as dedup_module
+
+    monkeypatch.setattr(dedup_module, "MAX_SHINGLES", 50)  # force subsampling on a small text
+    text = " ".join(polish_paragraphs()[:8])
+    shifted = "Na początku dodano kilka nowych słów. " + text
+    assert len(dedup_module.shingles(text, 5)) < 200
+    a, b = minhash_signature(text, CONFIG), minhash_signature(shifted, CONFIG)
+    assert a.jaccard(b) > 0.8

@@ -63,7 +63,7 @@ def test_cli_eval_then_compare(eval_run, tmp_path, capsys):
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text(json.dumps({"sentence_good": "Kot śpi.", "sentence_bad": "Kot śpią.", "phenomenon": "sv"}, ensure_ascii=False) + "\n")
     out = tmp_path / "eval"
-    assert main(["eval", str(eval_run), "--text", str(text), "--pairs", str(pairs), "--samples", "--out", str(out)]) == 0
+    assert main(["eval", str(eval_run), "--text", str(text), "--pairs", str(pairs), "--samples", "--sample-tokens", "6", "--out", str(out)]) == 0
     result = json.loads((out / "eval.json").read_text())
     assert math.isfinite(result["bpb"]["heldout.jsonl"]["bpb"])
     assert result["minimal_pairs"]["pairs.jsonl"]["pairs"] == 1
@@ -72,7 +72,7 @@ def test_cli_eval_then_compare(eval_run, tmp_path, capsys):
     assert f"{result['bpb']['heldout.jsonl']['bpb']:.4f}" in md
     # same seed, same samples
     again = tmp_path / "again"
-    assert main(["eval", str(eval_run), "--samples", "--out", str(again)]) == 0
+    assert main(["eval", str(eval_run), "--samples", "--sample-tokens", "6", "--out", str(again)]) == 0
     assert json.loads((again / "eval.json").read_text())["samples"] == result["samples"]
     capsys.readouterr()
     assert main(["eval", "compare", str(out / "eval.json"), str(out / "eval.json")]) == 0

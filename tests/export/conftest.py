@@ -77,10 +77,13 @@ def untied_gqa_run(tmp_path_factory, tiny_tokenizer) -> Path:
 
     torch.manual_seed(1)
     config = tiny_config(tie_embeddings=False, n_kv_heads=2, rope_theta=50000.0)
-    return make_run(tmp_path_factory.mktemp("untied-run"), tiny_tokenizer, GPT(config.model), config)
+    model = GPT(config.model)
+    with torch.no_grad():
+        model.output.weight.mul_(50.0)  # init std 0.02 gives near-tied logits; spread them so argmax is decided
+    return make_run(tmp_path_factory.mktemp("untied-run"), tiny_tokenizer, model, config)
 
 
-def _train_quickly(root: Path, tokenizer_dir: Path, steps: int = 150) -> Path:
+def _train_quickly(root: Path, tokenizer_dir: Path, steps: int = 80) -> Path:
     """A few seconds of AdamW on the Polish test prose (used only when the suite has no `tiny_run`)."""
     import torch
 
@@ -88,6 +91,8 @@ def _train_quickly(root: Path, tokenizer_dir: Path, steps: int = 150) -> Path:
     from training.model import GPT
     from training.tokenizer import Tokenizer
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a 1M-parameter model: more threads only contend on a small, busy CPU
     torch.manual_seed(0)
     config = tiny_config()
     tok = Tokenizer.load(tokenizer_dir)
@@ -105,7 +110,9 @@ def _train_quickly(root: Path, tokenizer_dir: Path, steps: int = 150) -> Path:
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    return make_run(root, tokenizer_dir, model, config, {"step": steps, "tokens_seen": steps * B * T, "val_loss": float(loss)})
+    torch.set_num_threads(threads)
+    meta = {"step": steps, "tokens_seen": steps * B * T, "val_loss": float(loss.detach())}
+    return make_run(root, tokenizer_dir, model, config, meta)
 
 
 @pytest.fixture(scope="session")

@@ -51,6 +51,8 @@ def test_large_file_is_strided_but_keeps_rare_lines_and_tail(tmp_path):
             f.write(_line(step=s, time=float(s), kind="train", loss=3.0, lr=1e-3, max_steps=100_000))
             if s == 12_345:
                 f.write('{"step": 12345, "time": 1.0, "kind": "train", "loss": null, "grad_norm": null}\n')
+            if s == 23_456:
+                f.write('{"step": 23456, "time": 1.0, "kind": "train", "loss": NaN}\n')
             if s % 1000 == 0:
                 f.write(_line(step=s, time=float(s), kind="eval", val_loss=3.1))
     r = MetricsReader(path, max_points=1000, tail_lines=100, full_parse_bytes=0)
@@ -59,7 +61,8 @@ def test_large_file_is_strided_but_keeps_rare_lines_and_tail(tmp_path):
     assert d.stride > 1 and len(d.train) < 3000
     assert len(d.evals) == 60  # every eval line, none strided away
     assert d.train[-1]["step"] == 59_999
-    assert any(x["loss"] is None for x in d.train)  # the non-finite line was found by the regex pass
+    assert any(x["loss"] is None for x in d.train)  # the non-finite lines were found by the regex pass
+    assert any(x["step"] == 23_456 and x["loss"] != x["loss"] for x in d.train)
     assert any(a.kind == "nan" for a in alerts(d, now=60_000.0))
 
 

@@ -24,6 +24,7 @@ def register(subparsers) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--threads", type=int, default=2, help="llama.cpp threads for a GGUF")
     p.add_argument("--seed", type=int, default=1234, help="sampling seed")
+    p.add_argument("--sample-tokens", type=int, default=48, help="tokens generated per sample prompt")
     p.set_defaults(func=run)
 
 
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         texts, pairs = default_text_files(), default_pair_files()
     result = run_eval(target, texts, args.bins, pairs, args.samples, max_docs=args.max_docs, max_pairs=args.max_pairs,
                       stride=args.stride, device=args.device, batch_size=args.batch_size, threads=args.threads,
-                      sample_seed=args.seed)
+                      sample_seed=args.seed, sample_tokens=args.sample_tokens)
     json_path, md_path = write_report(result, args.out or default_out_dir(target))
     console.print(render(result), markup=False, highlight=False)
     console.print(f"wrote {json_path} and {md_path}", markup=False)

@@ -9,7 +9,7 @@ def register(subparsers) -> None:
                               description=__doc__)
     p.add_argument("path", metavar="RUN_DIR|CHECKPOINT", help="a run dir (uses checkpoints/latest) or a checkpoint dir")
     p.add_argument("--out", required=True, help="FILE.gguf, or a folder with --format hf")
-    p.add_argument("--dtype", choices=["f16", "bf16", "f32"], default=None, help="weights dtype (default: [export] dtype)")
+    p.add_argument("--dtype", choices=["f16", "bf16", "f32", "q8_0"], default=None, help="weights dtype (default: [export] dtype)")
     p.add_argument("--quantize", choices=["q8_0", "q4_0", "q4_K_M"], default=None,
                    help="quantize with llama.cpp's quantizer after writing an f16 GGUF")
     p.add_argument("--format", dest="fmt", choices=["gguf", "hf"], default="gguf")

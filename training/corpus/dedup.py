@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import zlib
 
 import numpy as np
 
 from training.config import CorpusConfig
 
 WORD = re.compile(r"\w+")
-MAX_SHINGLES = 200_000  # a whole novel has ~150k; beyond this, every k-th shingle keeps cost bounded
+MAX_SHINGLES = 200_000  # a whole novel has ~150k; beyond this a hash-chosen subset keeps cost bounded
 
 
 def content_hash(text: str) -> str:
@@ -26,8 +27,12 @@ def shingles(text: str, n: int) -> list[bytes]:
     if len(words) <= n:
         return [" ".join(words).encode("utf-8")]
     grams = [" ".join(words[i:i + n]).encode("utf-8") for i in range(len(words) - n + 1)]
-    step = -(-len(grams) // MAX_SHINGLES)
-    return grams[::step]
+    if len(grams) > MAX_SHINGLES:
+        # keep the shingles whose hash falls in one residue class: the same shingles survive in every
+        # document, so the Jaccard similarity of two documents is preserved (a stride would break on a shift)
+        step = -(-len(grams) // MAX_SHINGLES)
+        grams = [g for g in grams if zlib.crc32(g) % step == 0]
+    return grams
 
 
 def minhash_signature(text: str, config: CorpusConfig):

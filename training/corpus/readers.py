@@ -45,12 +45,8 @@ def kind_of(path: Path) -> str | None:
     return suffixes[-1] if suffixes and suffixes[-1] in TEXT_KINDS else None
 
 
-def open_binary(path: Path, tracker=None) -> IO[bytes]:
-    """The decompressed bytes of `path`; `tracker.raw` is set to the compressed file for progress."""
-    raw = open(path, "rb")
-    if tracker is not None:
-        tracker.raw = raw
-    suffix = path.suffix
+def decompressed(raw: IO[bytes], suffix: str) -> IO[bytes]:
+    """The decompressed bytes of an open file, by its suffix (plain files pass through)."""
     if suffix == ".xz":
         return lzma.LZMAFile(raw)
     if suffix == ".gz":
@@ -85,7 +81,9 @@ def looks_binary(head: bytes) -> bool:
 
 def _read_documents(path: Path, source: str, max_line_bytes: int, tracker) -> Iterator[Document | ReadError]:
     kind = kind_of(path)
-    with open_binary(path, tracker) as stream:
+    with open(path, "rb") as raw, decompressed(raw, path.suffix) as stream:
+        if tracker is not None:
+            tracker.raw = raw  # progress follows the compressed bytes
         # xz/gz readers buffer themselves and yield what precedes a truncation; another buffer on top would lose it
         f = stream if hasattr(stream, "peek") else io.BufferedReader(stream, CHUNK)
         head = f.peek(8192)

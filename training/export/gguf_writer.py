@@ -22,7 +22,10 @@ from training.export.source import ExportSource
 from training.export.templates import CHATML_JINJA
 from training.export.tokenizer_meta import Vocab, check_llamacpp_compatible, read_vocab
 
-DTYPES = ("f32", "f16", "bf16")
+# q8_0 here is written directly with gguf-py's Q8_0 (llama.cpp's own Python reference, the one its
+# convert_hf_to_gguf.py uses for --outtype q8_0), for machines without llama.cpp; other quant types
+# go through llama.cpp's quantizer (quantize.py).
+DTYPES = ("f32", "f16", "bf16", "q8_0")
 F16_MAX = 65504.0
 
 _LAYER = re.compile(r"layers\.(\d+)\.(.+)")
@@ -76,7 +79,7 @@ def file_type(dtype: str):
     import gguf
 
     return {"f32": gguf.LlamaFileType.ALL_F32, "f16": gguf.LlamaFileType.MOSTLY_F16,
-            "bf16": gguf.LlamaFileType.MOSTLY_BF16}[dtype]
+            "bf16": gguf.LlamaFileType.MOSTLY_BF16, "q8_0": gguf.LlamaFileType.MOSTLY_Q8_0}[dtype]
 
 
 def _convert(t, dtype: str, gname: str) -> np.ndarray:
@@ -84,6 +87,10 @@ def _convert(t, dtype: str, gname: str) -> np.ndarray:
 
     if t.dim() == 1 or dtype == "f32":
         return t.float().contiguous().numpy()
+    if dtype == "q8_0":
+        import gguf
+
+        return gguf.quants.quantize(t.float().contiguous().numpy(), gguf.GGMLQuantizationType.Q8_0)
     if dtype == "f16":
         peak = float(t.abs().max())
         if peak > F16_MAX:
@@ -188,6 +195,11 @@ def write_gguf(
         add_metadata(writer, source, vocab, dtype)
         for name, gname in ordered:
             shape = shapes[name]
+            if dtype == "q8_0" and len(shape) > 1:
+                q8 = gguf.GGMLQuantizationType.Q8_0
+                byte_shape = gguf.quants.quant_shape_to_byte_shape(shape, q8)
+                writer.add_tensor_info(gname, byte_shape, np.dtype(np.uint8), int(np.prod(byte_shape)), raw_dtype=q8)
+                continue
             size = 4 if len(shape) == 1 else itemsize[dtype]
             np_dtype = np.float32 if size == 4 else (np.float16 if dtype == "f16" else np.uint16)
             raw = gguf.GGMLQuantizationType.BF16 if np_dtype is np.uint16 else None
