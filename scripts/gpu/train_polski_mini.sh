@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The recipe that produced the shipped polski-mini, on one GPU, from prepared inputs:
+#   DATA/bins (from `polski data tokenize`; train.bin may be zstd-compressed as train.bin.zst),
+#   DATA/tokenizer, DATA/sft (instruction JSONL), DATA/eval (held-out text and minimal pairs).
+# Usage: bash scripts/gpu/train_polski_mini.sh DATA WORK OUT [PRETRAIN_STEPS]
+# WORK gets the run dirs; OUT gets the shareable results (evals, metrics, samples, GGUF).
+set -euo pipefail
+data=$1 work=$2 out=$3 steps=${4:-}
+config=${POLSKI_CONFIG:-polski-mini}
+polski() { python3 -m training.cli "$@"; }
+mkdir -p "$work/bins" "$out"
+
+if [ -f "$data/bins/train.bin.zst" ] && [ ! -f "$work/bins/train.bin" ]; then
+    python3 -c "import sys, zstandard; zstandard.ZstdDecompressor(max_window_size=2**31).copy_stream(open(sys.argv[1], 'rb'), open(sys.argv[2], 'wb'))" \
+        "$data/bins/train.bin.zst" "$work/bins/train.bin"
+fi
+for f in "$data"/bins/*; do [ "${f##*.}" = zst ] || cp -n "$f" "$work/bins/"; done
+
+start=$(date +%s)
+polski train --config "$config" --data "$work/bins" --tokenizer "$data/tokenizer" --out "$work/run" ${steps:+--max-steps "$steps"}
+echo "pretrain wall time: $(( $(date +%s) - start )) s" | tee "$out/timing.txt"
+polski sft --config "$config" --init-from "$work/run" --out "$work/sft" --source "$data/sft"
+echo "pretrain+sft wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
+
+polski export "$work/sft" --out "$out/polski-mini.gguf" --dtype q8_0 --force
+for stage in run sft; do
+    cp "$work/$stage/metrics.jsonl" "$out/metrics-$stage.jsonl"
+    cp "$work/$stage/samples.jsonl" "$out/samples-$stage.jsonl" 2>/dev/null || true
+done
+cp "$work/run/config.toml" "$out/config.toml"
+
+pair_args=()
+for f in "$data"/eval/*pairs*.jsonl; do pair_args+=(--pairs "$f"); done
+for stage in run sft; do
+    polski eval "$work/$stage" --text "$data/eval/ntrex128-pol.jsonl" --bins "$work/bins" "${pair_args[@]}" \
+        --samples --device "${POLSKI_DEVICE:-cuda}" --batch-size 64 --out "$out/eval-$stage" || echo "eval of $stage failed"
+done

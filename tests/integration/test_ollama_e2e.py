@@ -1,0 +1,49 @@
+"""The real Ollama server runs a model produced by our own pipeline (trained, exported, registered in-test)."""
+import json
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.ollama, pytest.mark.slow]
+
+
+def test_server_reports_the_pinned_version(ollama_server):
+    from training.ollama_server import OLLAMA_VERSION
+
+    assert httpx.get(f"{ollama_server.url}/api/version").json()["version"] == OLLAMA_VERSION
+
+
+def test_ollama_create_from_modelfile_and_run_prints_text(ollama_server, tiny_modelfile):
+    created = ollama_server.cli("create", "polski-tiny-cli", "-f", str(tiny_modelfile))
+    assert created.returncode == 0, created.stderr
+    listed = ollama_server.cli("list")
+    assert "polski-tiny-cli" in listed.stdout
+    ran = ollama_server.cli("run", "polski-tiny-cli", "Cześć, jak się masz?", timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    assert len(ran.stdout.strip()) > 0
+
+
+def test_chat_streams_ndjson_ending_with_done_and_counts(ollama_server, ollama_model):
+    body = {"model": ollama_model, "messages": [{"role": "user", "content": "Opowiedz mi o Polsce."}],
+            "options": {"num_predict": 24, "seed": 1, "temperature": 0.8}}
+    lines = []
+    with httpx.stream("POST", f"{ollama_server.url}/api/chat", json=body, timeout=300) as resp:
+        assert resp.status_code == 200
+        lines = [json.loads(line) for line in resp.iter_lines() if line.strip()]
+    assert len(lines) > 2
+    assert all(not chunk["done"] for chunk in lines[:-1])
+    final = lines[-1]
+    assert final["done"] is True
+    assert final["eval_count"] > 0 and final["prompt_eval_count"] > 0
+    assert "".join(chunk["message"]["content"] for chunk in lines[:-1]).strip()
+
+
+def test_show_reports_our_architecture_context_and_template(ollama_server, ollama_model, tiny_run):
+    from training.config import load_config
+
+    config = load_config(tiny_run / "config.toml")
+    info = httpx.post(f"{ollama_server.url}/api/show", json={"model": ollama_model}, timeout=60).json()
+    assert info["model_info"]["general.architecture"] == "llama"
+    assert info["model_info"]["llama.context_length"] == config.model.context_length
+    assert info["model_info"]["llama.block_count"] == config.model.n_layers
+    assert "<|im_start|>" in info["template"]
