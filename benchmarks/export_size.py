@@ -35,7 +35,7 @@ def environment() -> dict:
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), platform.processor())
     return {
         "device": f"CPU: {cpu}, {os.cpu_count()} cores (no GPU)",
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "versions": {p: v(p) for p in ("torch", "gguf", "llama-cpp-python", "safetensors", "sentencepiece", "ollama")},
     }
@@ -109,6 +109,9 @@ def build_run(work: Path, config_name: str, tokenizer: Path) -> Path:
     config = load_config(config_name)
     torch.manual_seed(0)
     model = GPT(config.model)
+    with torch.no_grad():  # zero </s> and <|im_end|> so greedy decoding of random weights never stops early
+        for head in [model.tok_embeddings.weight] + ([model.output.weight] if model.output is not None else []):
+            head[[2, 5]] = 0.0
     ckpt.mkdir(parents=True, exist_ok=True)
     (run / "config.toml").write_text(dump_config(config), encoding="utf-8")
     shutil.copytree(tokenizer, run / "tokenizer", dirs_exist_ok=True)

@@ -5,7 +5,7 @@
 Models: polski-1b3 Q4_0 from benchmarks/export_size.py (run it first) and polski-mini (random
 weights, exported here, Q8_0 as its config ships). Each is registered with `polski register`'s code
 into a private `ollama serve`, warmed up once, then asked `--repeats` times for `--tokens` tokens
-(raw prompt, greedy). Speed is Ollama's own eval_count / eval_duration; results go under
+(raw prompt, seeded sampling). Speed is Ollama's own eval_count / eval_duration; results go under
 "ollama_decode" in benchmarks/results/export.json (+ export.md).
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from export_size import build_run, build_tokenizer, save_section  # noqa: E402
+from export_size import build_run, build_tokenizer, save_section
 
 PROMPT = "Dawno, dawno temu, za siedmioma górami i siedmioma rzekami, żył sobie"
 
@@ -29,11 +29,15 @@ def measure(url: str, name: str, tokens: int, repeats: int) -> dict:
     import httpx
 
     body = {"model": name, "prompt": PROMPT, "raw": True, "stream": False, "keep_alive": "10m",
-            "options": {"num_predict": tokens, "temperature": 0, "seed": 0}}
+            # seeded sampling, not greedy: random weights repeat one token under argmax, and Ollama aborts a
+            # generation after 30 repeats of the same token (llm/server.go tokenRepeatLimit)
+            "options": {"num_predict": tokens, "temperature": 0.8, "top_k": 40, "seed": 0}}
     httpx.post(f"{url}/api/generate", json={**body, "options": {"num_predict": 4}}, timeout=600).raise_for_status()
     runs = []
     for _ in range(repeats):
         r = httpx.post(f"{url}/api/generate", json=body, timeout=600).json()
+        if "error" in r or not r.get("eval_count"):
+            raise SystemExit(f"{name}: Ollama generated nothing ({r.get('error', 'stopped at once')})")
         runs.append(r)
     decode = [r["eval_count"] / (r["eval_duration"] / 1e9) for r in runs]
     prompt = [r["prompt_eval_count"] / (r["prompt_eval_duration"] / 1e9) for r in runs if r.get("prompt_eval_duration")]
@@ -82,6 +86,12 @@ def main() -> None:
             version = server_version(server.url)
         finally:
             server.stop()
+    import json
+
+    previous = ROOT / "benchmarks" / "results" / "export.json"
+    if previous.is_file():  # keep rows of models not measured this time (e.g. --skip-1b3)
+        old = json.loads(previous.read_text()).get("ollama_decode", {}).get("rows", [])
+        rows = [r for r in old if r["model"] not in {m[0] for m in models}] + rows
     save_section("ollama_decode", {"rows": rows, "ollama_version": version, "weights": "random",
                                    "prompt": PROMPT, "num_predict": args.tokens,
                                    "command": "python benchmarks/ollama_decode.py " + " ".join(sys.argv[1:])})

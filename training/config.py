@@ -194,6 +194,21 @@ class PathsConfig(Strict):
     def run(self) -> Path:
         return self.root / "run"
 
+    @property
+    def sft(self) -> Path:
+        return self.root / "sft"
+
+    @property
+    def eval(self) -> Path:
+        return self.root / "eval"
+
+    def gguf(self, name: str) -> Path:
+        return self.root / "export" / f"{name}.gguf"
+
+    @property
+    def modelfile(self) -> Path:
+        return self.root / "export" / "Modelfile"
+
 
 class Config(Strict):
     model: ModelConfig

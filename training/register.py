@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from training.errors import ExportError, ServerError
-from training.export.modelfile import Modelfile, parse_modelfile, read_modelfile, render_modelfile
+from training.export.modelfile import (
+    Modelfile,
+    parse_modelfile,
+    read_modelfile,
+    render_modelfile,
+)
 
 # progress(stage, done, total): stage is "hash", "upload" (bytes) or "create" (an Ollama status line, done/total may be None)
 Progress = Callable[[str, int | None, int | None], None]

@@ -11,7 +11,14 @@ from training.export.gguf_writer import permute_rope_rows
 from training.export.read_back import expected_shapes, read_metadata, validate_gguf
 from training.export.source import load_source
 from training.export.templates import CHATML_JINJA, render_chatml
-from training.export.tokenizer_meta import BYTE, CONTROL, NORMAL, UNKNOWN, USER_DEFINED, read_vocab
+from training.export.tokenizer_meta import (
+    BYTE,
+    CONTROL,
+    NORMAL,
+    UNKNOWN,
+    USER_DEFINED,
+    read_vocab,
+)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,12 @@ import pytest
 
 from training.config import load_config
 from training.errors import ExportError
-from training.export.modelfile import parse_modelfile, read_modelfile, render_modelfile, write_modelfile
+from training.export.modelfile import (
+    parse_modelfile,
+    read_modelfile,
+    render_modelfile,
+    write_modelfile,
+)
 from training.export.templates import CHATML_GO
 from training.register import resolve_inputs
 

@@ -27,7 +27,7 @@ def exported(trained_run, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def registered(ollama_server, exported):
-    gguf, modelfile = exported
+    _gguf, modelfile = exported
     events = []
     reg = register_model("polski-tiny-test", modelfile=modelfile, host=ollama_server.url,
                          progress=lambda stage, done, total: events.append(stage))
@@ -51,13 +51,26 @@ def test_show_has_our_template_and_parameters(registered, ollama_server):
     assert info["details"]["format"] == "gguf" and info["model_info"]["general.architecture"] == "llama"
 
 
-def test_chat_answers(registered, ollama_server):
-    body = {"model": "polski-tiny-test", "stream": False,
-            "messages": [{"role": "user", "content": "Opowiedz bajkę o smoku."}],
-            "options": {"num_predict": 16, "temperature": 0, "seed": 1}}
+def test_chat_answers_like_our_model(registered, ollama_server, trained_run):
+    """/api/chat (Modelfile template + system prompt) greedily answers exactly what PyTorch answers."""
+    import torch
+
+    from training.export.templates import render_chatml
+    from training.tokenizer import Tokenizer
+
+    user = "Opowiedz bajkę o smoku."
+    body = {"model": "polski-tiny-test", "stream": False, "messages": [{"role": "user", "content": user}],
+            "options": {"num_predict": 16, "temperature": 0, "top_k": 1, "repeat_penalty": 1.0}}
     reply = httpx.post(f"{ollama_server.url}/api/chat", json=body, timeout=120).json()
-    assert reply["done"] is True and reply["eval_count"] >= 1
-    assert reply["message"]["role"] == "assistant" and reply["message"]["content"].strip()
+    assert reply["done"] is True and reply["message"]["role"] == "assistant"
+    tok = Tokenizer.load(load_source(trained_run).tokenizer_dir)
+    system = read_modelfile_system(ollama_server)
+    ids = [tok.bos_id] + tok.encode(render_chatml([{"role": "system", "content": system}, {"role": "user", "content": user}]))
+    out = load_source(trained_run).torch_model().generate(torch.tensor([ids]), 16, temperature=0.0)[0, len(ids):].tolist()
+    stops = {tok.eos_id, tok.im_end_id}
+    cut = next((i for i, t in enumerate(out) if t in stops), len(out))
+    assert reply["eval_count"] == min(cut + 1, 16)
+    assert reply["message"]["content"] == tok.decode(out[:cut])
 
 
 def test_prompt_token_count_and_greedy_text_match_ours(registered, ollama_server, trained_run):
@@ -98,7 +111,7 @@ def read_modelfile_system(server) -> str:
 def cli_model(exported, ollama_server):
     """The same GGUF created with `ollama create -f` from a Modelfile beside it (plus a num_predict bound,
     since a tiny model may never say <|im_end|> and `ollama run` would generate forever)."""
-    gguf, modelfile = exported
+    _gguf, modelfile = exported
     bounded = modelfile.with_name("Modelfile.cli")
     bounded.write_text(modelfile.read_text() + "PARAMETER num_predict 24\n")
     assert read_modelfile(bounded).from_.startswith("./")  # relative FROM, resolved against the Modelfile's folder

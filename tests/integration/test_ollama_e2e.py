@@ -13,8 +13,12 @@ def test_server_reports_the_pinned_version(ollama_server):
     assert httpx.get(f"{ollama_server.url}/api/version").json()["version"] == OLLAMA_VERSION
 
 
-def test_ollama_create_from_modelfile_and_run_prints_text(ollama_server, tiny_modelfile):
-    created = ollama_server.cli("create", "polski-tiny-cli", "-f", str(tiny_modelfile))
+def test_ollama_create_from_modelfile_and_run_prints_text(ollama_server, tiny_modelfile, tmp_path):
+    # The tiny model knows Polish prose, not chat: a plain-continuation template makes it write text.
+    modelfile = tmp_path / "Modelfile"
+    modelfile.write_text(f"FROM {tiny_modelfile.parent / 'polski-tiny.gguf'}\n"
+                         'TEMPLATE """{{ .Prompt }}"""\nPARAMETER seed 1\nPARAMETER num_predict 24\n', encoding="utf-8")
+    created = ollama_server.cli("create", "polski-tiny-cli", "-f", str(modelfile))
     assert created.returncode == 0, created.stderr
     listed = ollama_server.cli("list")
     assert "polski-tiny-cli" in listed.stdout

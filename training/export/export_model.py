@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from training.errors import ExportError
 from training.export.source import load_source

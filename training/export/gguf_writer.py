@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -180,7 +180,7 @@ def write_gguf(
         f"blk.{i}.{v}" for i in range(m.n_layers) for v in _LAYER_NAMES.values()}
     missing = expected - set(names.values())
     if missing:
-        raise ExportError(f"checkpoint lacks {sorted(missing)[0]} (+{len(missing) - 1} more): it does not match its config")
+        raise ExportError(f"checkpoint lacks {min(missing)} (+{len(missing) - 1} more): it does not match its config")
 
     # Shapes and dtypes for the tensor-info table, from the file header (no data read).
     from safetensors import safe_open

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from training.config import Config, load_config, parse_config
 from training.errors import CheckpointError
@@ -43,7 +43,7 @@ class ExportSource:
         with safe_open(self.weights_path, framework="pt") as f:
             return [_clean(k) for k in f.keys()]
 
-    def tensors(self) -> Iterator[tuple[str, "torch.Tensor"]]:  # noqa: F821
+    def tensors(self) -> Iterator[tuple[str, torch.Tensor]]:  # noqa: F821
         """(name, fp32 tensor) one at a time, with wrapper prefixes removed."""
         from safetensors import safe_open
 
@@ -110,7 +110,7 @@ def _clean(key: str) -> str:
 def _find_key(obj, key: str):
     """The first value under `key` anywhere in a nested dict."""
     if isinstance(obj, dict):
-        if key in obj and obj[key]:
+        if obj.get(key):
             return obj[key]
         for value in obj.values():
             found = _find_key(value, key)

@@ -1,0 +1,93 @@
+"""`polski pipeline`: every stage in order, skipping stages whose outputs are up to date.
+
+A stage is up to date when its output exists and the fingerprint recorded for it (its config
+section plus the fingerprints of the stages it reads) is unchanged. Fingerprints live in
+WORK_DIR/stages.json, written atomically after each stage, so an interrupted pipeline resumes at
+the first unfinished stage; an interrupted training stage resumes from its last checkpoint.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from training.atomic import write_json
+from training.config import Config
+
+STAGES = ["corpus", "tokenizer", "bins", "train", "sft", "eval", "export", "modelfile", "register"]
+
+
+@dataclass
+class Stage:
+    name: str
+    output: Path
+    inputs: list[str]  # upstream stage names
+    settings: object  # JSON-able config this stage depends on
+    run: Callable[[], None]
+
+
+def fingerprint(settings, upstream: list[str]) -> str:
+    blob = json.dumps({"settings": settings, "upstream": upstream}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def source_listing(sources: list[str]) -> list:
+    """(path, size, mtime) of every source file: a changed corpus re-runs the corpus stage."""
+    listing = []
+    for source in sources:
+        path = Path(source)
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        listing += [(str(p), p.stat().st_size, int(p.stat().st_mtime)) for p in files if p.exists()]
+    return listing
+
+
+def plan(config: Config, config_path: Path, host: str | None, register: bool) -> list[Stage]:
+    from training import pipeline_steps as steps
+
+    p = config.paths
+    c = config.model_dump(mode="json")
+    stages = [
+        Stage("corpus", p.corpus / "manifest.json", [], {"corpus": c["corpus"], "files": source_listing(config.corpus.sources)},
+              lambda: steps.corpus(config)),
+        Stage("tokenizer", p.tokenizer / "tokenizer.model", ["corpus"], c["tokenizer"], lambda: steps.tokenizer(config)),
+        Stage("bins", p.bins / "manifest.json", ["corpus", "tokenizer"], {}, lambda: steps.bins(config)),
+        Stage("train", p.run / "checkpoints" / "latest", ["bins"], {k: c[k] for k in ("model", "optim", "train")},
+              lambda: steps.train(config)),
+        Stage("sft", p.sft / "checkpoints" / "latest", ["train"], c["sft"], lambda: steps.sft(config)),
+        Stage("eval", p.eval / "eval.json", ["sft"], {}, lambda: steps.evaluate(config)),
+        Stage("export", p.gguf(config.model.name), ["sft"], c["export"], lambda: steps.export(config)),
+        Stage("modelfile", p.modelfile, ["export"], c["ollama"], lambda: steps.modelfile(config)),
+    ]
+    if register:
+        stages.append(Stage("register", p.root / ".registered", ["modelfile"], {"host": host, **c["ollama"]},
+                            lambda: steps.register(config, host)))
+    return stages
+
+
+def run_pipeline(config: Config, config_path: Path, *, only: list[str] | None = None, force: list[str] = (),
+                 host: str | None = None, register: bool = True, console=print) -> dict[str, str]:
+    """Runs the stages; returns {stage: "done" | "up to date" | "skipped"}."""
+    state_path = config.paths.root / "stages.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {}
+    prints: dict[str, str] = {}
+    outcome: dict[str, str] = {}
+    for stage in plan(config, config_path, host, register):
+        prints[stage.name] = fingerprint(stage.settings, [prints[u] for u in stage.inputs])
+        if only and stage.name not in only:
+            outcome[stage.name] = "skipped"
+            continue
+        if stage.name not in force and state.get(stage.name) == prints[stage.name] and stage.output.exists():
+            console(f"[{stage.name}] up to date ({stage.output})")
+            outcome[stage.name] = "up to date"
+            continue
+        console(f"[{stage.name}] running -> {stage.output}")
+        start = time.perf_counter()
+        stage.run()
+        state[stage.name] = prints[stage.name]
+        write_json(state_path, state)
+        console(f"[{stage.name}] done in {time.perf_counter() - start:.1f} s")
+        outcome[stage.name] = "done"
+    return outcome

@@ -1,0 +1,79 @@
+"""What each pipeline stage does: the same functions the stage commands call, with paths from [paths]."""
+from __future__ import annotations
+
+import shutil
+
+from training.config import Config
+
+
+def corpus(config: Config) -> None:
+    from training.corpus.build import build_corpus
+
+    build_corpus(config.corpus.sources, config.paths.corpus, config.corpus)
+
+
+def tokenizer(config: Config) -> None:
+    from training.tokenizer import train_tokenizer
+
+    train_tokenizer(config.paths.corpus, config.paths.tokenizer, config.tokenizer)
+
+
+def bins(config: Config) -> None:
+    from training.data import tokenize_corpus
+
+    tokenize_corpus(config.paths.corpus, config.paths.tokenizer, config.paths.bins)
+
+
+def train(config: Config) -> None:
+    from training.checkpoint import find_checkpoint
+    from training.train import pretrain
+
+    run = config.paths.run
+    pretrain(config, config.paths.bins, run, tokenizer_dir=config.paths.tokenizer,
+             resume=find_checkpoint(run) is not None)
+
+
+def sft(config: Config) -> None:
+    from training.checkpoint import find_checkpoint
+    from training.sft import run_sft
+
+    if not config.sft.sources:  # no chat data: the pretrained run is the model
+        shutil.rmtree(config.paths.sft, ignore_errors=True)
+        shutil.copytree(config.paths.run, config.paths.sft)
+        return
+    out = config.paths.sft
+    run_sft(config, config.paths.run, out, resume=find_checkpoint(out) is not None)
+
+
+def evaluate(config: Config) -> None:
+    from training.evals.texts import default_pair_files, default_text_files
+    from training.evaluate import run_eval, write_report
+
+    device = "cuda" if config.train.device == "cuda" else "cpu"
+    result = run_eval(config.paths.sft, texts=default_text_files(), bins=config.paths.bins, pairs=default_pair_files(),
+                      samples=True, device=device)
+    write_report(result, config.paths.eval)
+
+
+def export(config: Config) -> None:
+    from training.export.export_model import export_model
+
+    export_model(config.paths.sft, config.paths.gguf(config.model.name), dtype=config.export.dtype,
+                 quantize=config.export.quantize, force=True)
+
+
+def modelfile(config: Config) -> None:
+    from training.atomic import write_text
+    from training.export.modelfile import gguf_ref_for, render_modelfile
+
+    path = config.paths.modelfile
+    write_text(path, render_modelfile(gguf_ref_for(config.paths.gguf(config.model.name), path), config))
+
+
+def register(config: Config, host: str | None) -> None:
+    from training.atomic import write_text
+    from training.register import register_model, start_server_if_needed
+
+    url = start_server_if_needed(host)
+    registration = register_model(config.ollama.name, modelfile=config.paths.modelfile, host=url)
+    write_text(config.paths.root / ".registered", f"{config.ollama.name} {registration.digest} {url}\n")
