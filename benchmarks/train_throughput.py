@@ -58,7 +58,7 @@ def scenarios(smoke: bool, micro: int | None) -> dict[str, tuple[str, dict]]:
                                                 "activation_checkpointing": "full", "loss_chunk_tokens": 128}),
         }
     gpu = {"device": "cuda", "precision": "bf16", "compile": True, "grad_accum_steps": 1, "max_gpu_memory_gb": None,
-           "activation_checkpointing": "none"}
+           "activation_checkpointing": "none", "param_dtype": "fp32", "loss_chunk_tokens": 0}
     capped = {**gpu, "micro_batch_size": micro or 8, "max_gpu_memory_gb": 12, "param_dtype": "bf16",
               "activation_checkpointing": "full", "loss_chunk_tokens": 8192}
     return {
@@ -70,7 +70,8 @@ def scenarios(smoke: bool, micro: int | None) -> dict[str, tuple[str, dict]]:
 
 
 def build(name: str, train: dict, max_steps: int, seed: int = 0):
-    config = load_config(name, {"train": {**train, "max_steps": max_steps}})
+    config = load_config(name)  # then the scenario's settings, None included (load_config drops None overrides)
+    config.train = config.train.model_copy(update={**train, "max_steps": max_steps})
     device = torch.device("cuda", torch.cuda.current_device()) if config.train.device == "cuda" else torch.device(config.train.device)
     if device.type == "cuda":
         torch.cuda.empty_cache()

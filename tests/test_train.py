@@ -150,7 +150,8 @@ def test_deepspeed_config_passes_deepspeeds_own_schema():
 
     from training.engines.deepspeed_engine import deepspeed_config
 
-    cfg = load_config("polski-1b3", {"train": {"engine": "deepspeed", "offload_optimizer": True, "grad_accum_steps": 4}})
+    cfg = load_config("polski-1b3", {"train": {"engine": "deepspeed", "offload_optimizer": True, "grad_accum_steps": 4,
+                                               "param_dtype": "fp32"}})
     ds = DeepSpeedConfig(deepspeed_config(cfg, world=1))  # DeepSpeed checks against the live world size
     assert ds.zero_optimization_stage == 2
     assert ds.zero_config.offload_optimizer.device == "cpu"

@@ -46,11 +46,11 @@ def test_sigkill_at_random_moments_then_rerun_gives_every_id_once(tmp_path):
     out = tmp_path / "out.jsonl"
     rng = random.Random(11)
     fault = FakeOllama.random_faults(0.2, seed=5, kinds=("500", "503", "429", "cut", "error", "slow"))
-    with FakeOllama(token_delay=0.01, slow_delay=0.3, fault=fault) as fake:
+    with FakeOllama(token_delay=0.03, slow_delay=0.3, fault=fault) as fake:
         kills, mid_run = 0, 0
         for i in range(10):
             proc = start(inp, out, fake.url, *(["--unordered"] if i % 2 else []))
-            time.sleep(rng.uniform(0.3, 2.5))
+            time.sleep(rng.uniform(0.3, 1.5))
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 kills += 1

@@ -55,6 +55,6 @@ def test_real_ask_streams_a_reply(ollama_server, ollama_model, monkeypatch, caps
     monkeypatch.setenv("PURPLE_CONFIG", str(tmp_path / "absent.toml"))
     monkeypatch.setattr("sys.stdin", None)
     assert ask_main(["--model", ollama_model, "--host", ollama_server.url, "--option", "num_predict=12",
-                     "Jak", "się", "masz?"]) == 0
+                     "--option", "seed=1", "--option", "temperature=0.8", "Opowiedz", "mi", "o", "Polsce."]) == 0
     out = capsys.readouterr().out
     assert out.endswith("\n") and out.strip()
