@@ -20,7 +20,6 @@ import argparse
 import datetime
 import gc
 import json
-import math
 import platform
 import sys
 import time

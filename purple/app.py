@@ -5,14 +5,13 @@ over it, the server-down or missing-model dialogs. Conversation logic lives in
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Iterable
 
 from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.theme import Theme
 
-from purple.client import ModelNotFound, OllamaClient, OllamaError, ServerUnavailable
+from purple.client import OllamaClient, OllamaError, ServerUnavailable
 from purple.config import Config, data_dir
 from purple.i18n import Catalog
 from purple.model_registration import register_shipped_model

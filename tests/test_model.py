@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from training.config import ModelConfig, load_config
-from training.model import GPT, apply_rope, chunked_cross_entropy, rope_cache
+from training.model import GPT, apply_rope, rope_cache
 
 
 def tiny(**over) -> ModelConfig:

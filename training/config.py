@@ -154,6 +154,14 @@ class SFTConfig(Strict):
     mix_pretrain: float = Field(0.0, ge=0, lt=1)  # share of plain-text batches kept during SFT
 
 
+class EvalConfig(Strict):
+    """What `polski pipeline` evaluates the finished model on (besides the validation bins)."""
+
+    texts: list[str] = []  # held-out .txt / .jsonl {"text"} files
+    pairs: list[str] = []  # minimal-pair .jsonl files; the project's own small set is always added
+    samples: bool = True
+
+
 class ExportConfig(Strict):
     dtype: Literal["f32", "f16", "bf16", "q8_0"] = "f16"
     quantize: Literal["q8_0", "q4_0", "q4_K_M"] | None = None
@@ -217,6 +225,7 @@ class Config(Strict):
     corpus: CorpusConfig = CorpusConfig()
     tokenizer: TokenizerConfig = TokenizerConfig()
     sft: SFTConfig = SFTConfig()
+    eval: EvalConfig = EvalConfig()
     export: ExportConfig = ExportConfig()
     ollama: OllamaConfig = OllamaConfig()
     paths: PathsConfig = PathsConfig()

@@ -57,7 +57,7 @@ def plan(config: Config, config_path: Path, host: str | None, register: bool) ->
         Stage("train", p.run / "checkpoints" / "latest", ["bins"], {k: c[k] for k in ("model", "optim", "train")},
               lambda: steps.train(config)),
         Stage("sft", p.sft / "checkpoints" / "latest", ["train"], c["sft"], lambda: steps.sft(config)),
-        Stage("eval", p.eval / "eval.json", ["sft"], {}, lambda: steps.evaluate(config)),
+        Stage("eval", p.eval / "eval.json", ["sft"], c["eval"], lambda: steps.evaluate(config)),
         Stage("export", p.gguf(config.model.name), ["sft"], c["export"], lambda: steps.export(config)),
         Stage("modelfile", p.modelfile, ["export"], c["ollama"], lambda: steps.modelfile(config)),
     ]

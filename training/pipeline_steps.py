@@ -46,12 +46,15 @@ def sft(config: Config) -> None:
 
 
 def evaluate(config: Config) -> None:
-    from training.evals.texts import default_pair_files, default_text_files
+    from pathlib import Path
+
+    from training.evals.minimal_pairs import BUILTIN_PAIRS
     from training.evaluate import run_eval, write_report
 
+    e = config.eval
     device = "cuda" if config.train.device == "cuda" else "cpu"
-    result = run_eval(config.paths.sft, texts=default_text_files(), bins=config.paths.bins, pairs=default_pair_files(),
-                      samples=True, device=device)
+    result = run_eval(config.paths.sft, texts=[Path(t) for t in e.texts], bins=config.paths.bins,
+                      pairs=[BUILTIN_PAIRS, *map(Path, e.pairs)], samples=e.samples, device=device)
     write_report(result, config.paths.eval)
 
 

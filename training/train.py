@@ -24,6 +24,7 @@ import torch
 from training.atomic import write_text
 from training.checkpoint import find_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from training.config import Config, dump_config
+from training.evals.bpb import bpb_from_loss
 from training.errors import CheckpointError, ConfigError, PolskiError
 from training.loader import as_batch_source
 from training.metrics import MetricsWriter
@@ -271,7 +272,7 @@ def train(
             is_best = False
             if val_batches is not None and (step % t.eval_interval == 0 or step == t.max_steps):
                 last_val = engine.eval_loss(val_batches)
-                bpb = last_val / math.log(2) / val_bytes_per_token if val_bytes_per_token else None
+                bpb = bpb_from_loss(last_val, 1, val_bytes_per_token) if val_bytes_per_token else None
                 is_best = last_val < best_val
                 best_val = min(best_val, last_val)
                 if writer:

@@ -83,42 +83,7 @@ def untied_gqa_run(tmp_path_factory, tiny_tokenizer) -> Path:
     return make_run(tmp_path_factory.mktemp("untied-run"), tiny_tokenizer, model, config)
 
 
-def _train_quickly(root: Path, tokenizer_dir: Path, steps: int = 80) -> Path:
-    """A few seconds of AdamW on the Polish test prose (used only when the suite has no `tiny_run`)."""
-    import torch
-
-    from tests.polish_text import polish_text
-    from training.model import GPT
-    from training.tokenizer import Tokenizer
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a 1M-parameter model: more threads only contend on a small, busy CPU
-    torch.manual_seed(0)
-    config = tiny_config()
-    tok = Tokenizer.load(tokenizer_dir)
-    data = torch.tensor(tok.encode(polish_text()), dtype=torch.long)
-    model = GPT(config.model)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
-    T, B = 64, 16
-    g = torch.Generator().manual_seed(0)
-    loss = None
-    for _ in range(steps):
-        starts = torch.randint(0, len(data) - T - 1, (B,), generator=g)
-        x = torch.stack([data[s : s + T] for s in starts])
-        y = torch.stack([data[s + 1 : s + T + 1] for s in starts])
-        _, loss = model(x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-    torch.set_num_threads(threads)
-    meta = {"step": steps, "tokens_seen": steps * B * T, "val_loss": float(loss.detach())}
-    return make_run(root, tokenizer_dir, model, config, meta)
-
-
 @pytest.fixture(scope="session")
-def trained_run(request, tmp_path_factory, tiny_tokenizer) -> Path:
-    """The suite's `tiny_run` (polski-tiny trained on the Polish test text) if it exists, else our own."""
-    try:
-        return Path(request.getfixturevalue("tiny_run"))
-    except pytest.FixtureLookupError:
-        return _train_quickly(tmp_path_factory.mktemp("trained-run"), tiny_tokenizer)
+def trained_run(tiny_run) -> Path:
+    """The suite's `tiny_run`: polski-tiny trained by our trainer on the Polish test text."""
+    return Path(tiny_run)

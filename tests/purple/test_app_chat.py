@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 
 from purple.chat_session import ReplyStats
 from purple.store import STATUS_COMPLETE, STATUS_STOPPED, Store

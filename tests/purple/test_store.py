@@ -9,13 +9,11 @@ import stat
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 
 from purple.store import (
-    STATUS_COMPLETE,
     STATUS_INTERRUPTED,
     STATUS_STREAMING,
     MIGRATIONS,

@@ -1,7 +1,7 @@
 """Grammatical minimal pairs: a model passes a pair when log P(good) > log P(bad) (whole sentence, BOS prepended).
 
 Pair files are JSON Lines with `sentence_good`, `sentence_bad`, `phenomenon` (the format of
-../shared/data/eval/minimal-pairs/*.jsonl and of the project's own training/data/minimal_pairs_pl.jsonl).
+../shared/data/eval/minimal-pairs/*.jsonl and of the project's own training/resources/minimal_pairs_pl.jsonl).
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Callable, Iterable
 
 from training.errors import DataError
 
-BUILTIN_PAIRS = Path(__file__).resolve().parent.parent / "data" / "minimal_pairs_pl.jsonl"
+BUILTIN_PAIRS = Path(__file__).resolve().parent.parent / "resources" / "minimal_pairs_pl.jsonl"
 
 
 def load_pairs(path: Path | str, limit: int | None = None) -> list[dict]:
