@@ -340,11 +340,11 @@ class OllamaClient:
 
     async def create(self, name: str, *, files: dict[str, str], template: str | None = None,
                      system: str | None = None, parameters: dict | None = None,
-                     quantize: str | None = None) -> AsyncIterator[dict]:
+                     quantize: str | None = None, license: list[str] | str | None = None) -> AsyncIterator[dict]:
         """Streams `/api/create` status objects ({"status", ...}); an error object raises."""
         import ollama
         try:
-            stream = await self._ollama.create(name, files=files, template=template, system=system,
+            stream = await self._ollama.create(name, files=files, template=template, system=system, license=license,
                                                parameters=parameters, quantize=quantize, stream=True)
             try:
                 async for part in stream:

@@ -43,16 +43,31 @@ def ollama_server(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
-    """A polski-tiny RUN_DIR trained by our own trainer for a few seconds on the Polish test prose."""
-    from tests.polish_text import build_tiny_bins, build_tiny_tokenizer
+    """A polski-tiny RUN_DIR made by our own trainer in a few seconds: pretrained on the Polish test prose,
+    then chat-tuned (`polski sft`) to continue a paragraph after ChatML's assistant turn."""
+    import json
+
+    from tests.polish_text import build_tiny_bins, build_tiny_tokenizer, polish_paragraphs
     from training.config import load_config
+    from training.sft import run_sft
     from training.train import pretrain
 
     root = tmp_path_factory.mktemp("tiny-run")
     tokenizer_dir = build_tiny_tokenizer(root)
     bins = build_tiny_bins(root, tokenizer_dir)
     config = load_config("polski-tiny", {"train": {"max_steps": 120, "eval_interval": 60, "checkpoint_interval": 60}})
-    pretrain(config, bins, root / "run", tokenizer_dir=tokenizer_dir, console=lambda *_: None)
+    pretrain(config, bins, root / "pretrain", tokenizer_dir=tokenizer_dir, console=lambda *_: None)
+    chats = root / "sft.jsonl"
+    with open(chats, "w", encoding="utf-8") as f:
+        for paragraph in polish_paragraphs():
+            cut = paragraph.find(" ", 40) if len(paragraph) > 60 else -1
+            if cut > 0:
+                messages = [{"role": "user", "content": f"Dokończ tekst: {paragraph[:cut]}"},
+                            {"role": "assistant", "content": paragraph[cut + 1:]}]
+                f.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
+    sft_config = load_config("polski-tiny", {"sft": {"sources": [str(chats)], "max_steps": 60, "micro_batch_size": 8,
+                                                       "lr": 1e-3}})
+    run_sft(sft_config, root / "pretrain", root / "run", console=lambda *_: None)
     return root / "run"
 
 

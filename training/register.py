@@ -123,6 +123,7 @@ async def aregister_model(
             async for part in client.create(
                 name, files={path.name if path.suffix == ".gguf" else f"{path.name}.gguf": digest},
                 template=mf.template, system=mf.system, parameters=mf.parameters or None, quantize=quantize,
+                license=mf.license or None,
             ):
                 status = part.get("status", "")
                 statuses.append(status)

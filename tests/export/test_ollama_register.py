@@ -46,6 +46,7 @@ def test_show_has_our_template_and_parameters(registered, ollama_server):
     info = httpx.post(f"{ollama_server.url}/api/show", json={"model": "polski-tiny-test"}, timeout=60).json()
     assert info["template"] == CHATML_GO
     assert info["system"].startswith("Jesteś")
+    assert "Apache-2.0" in info["license"]  # LICENSE travels through /api/create too
     params = dict(line.split(None, 1) for line in info["parameters"].splitlines())
     assert params["stop"] == '"<|im_end|>"' and float(params["temperature"]) == 0.7
     assert info["details"]["format"] == "gguf" and info["model_info"]["general.architecture"] == "llama"

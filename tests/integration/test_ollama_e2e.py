@@ -18,11 +18,11 @@ def test_ollama_create_from_modelfile_and_run_prints_text(ollama_server, tiny_mo
     modelfile = tmp_path / "Modelfile"
     modelfile.write_text(f"FROM {tiny_modelfile.parent / 'polski-tiny.gguf'}\n"
                          'TEMPLATE """{{ .Prompt }}"""\nPARAMETER seed 1\nPARAMETER num_predict 24\n', encoding="utf-8")
-    created = ollama_server.cli("create", "polski-tiny-cli", "-f", str(modelfile))
+    created = ollama_server.cli("create", "polski-tiny-continue", "-f", str(modelfile))
     assert created.returncode == 0, created.stderr
     listed = ollama_server.cli("list")
-    assert "polski-tiny-cli" in listed.stdout
-    ran = ollama_server.cli("run", "polski-tiny-cli", "Cześć, jak się masz?", timeout=300)
+    assert "polski-tiny-continue" in listed.stdout
+    ran = ollama_server.cli("run", "polski-tiny-continue", "Cześć, jak się masz?", timeout=300)
     assert ran.returncode == 0, ran.stderr
     assert len(ran.stdout.strip()) > 0
 

@@ -11,8 +11,11 @@ from purple.batch import main
 
 pytestmark = pytest.mark.ollama
 
-PROMPTS = ["Jak się masz?", "Opowiedz o Krakowie.", "Co to jest pierogi?", "Dzień dobry!", "Kim jesteś?",
-           "Napisz zdanie o morzu.", "Jaka jest pogoda?", "Policz do trzech."]
+# the tiny test model was chat-tuned to continue a paragraph ("Dokończ tekst: ..."), so it answers these with text
+PROMPTS = [f"Dokończ tekst: {start}" for start in (
+    "Rano nad jeziorem unosiła się mgła", "W Krakowie na rynku", "Babcia postawiła na stole pierogi",
+    "Dzień był ciepły i jasny", "Kiedy pociąg ruszył z dworca", "Nad morzem wiał silny wiatr",
+    "Wieczorem w bibliotece", "Dzieci policzyły do trzech")]
 
 
 def test_real_batch_every_id_once_then_resume(ollama_server, ollama_model, tmp_path, capsys):
