@@ -56,8 +56,8 @@ echo "==> pip install -e .[dev] (python: $python)"
 
 # 4. The Ollama server, pinned (built once from the Go module proxy, then cached).
 ollama_bin=$(bash scripts/ollama/install.sh | tail -n 1)
-bindir="$(dirname "$(command -v "$python")")"
-[ -x "$bindir/ollama" ] || ln -sf "$ollama_bin" "$bindir/ollama" 2>/dev/null || true
+if [ "$(id -u)" -eq 0 ]; then bindir=/usr/local/bin; else bindir="$HOME/.local/bin"; mkdir -p "$bindir"; fi
+[ -e "$bindir/ollama" ] || ln -s "$ollama_bin" "$bindir/ollama"
 echo "==> ollama: $ollama_bin ($("$ollama_bin" --version 2>/dev/null | tail -n 1))"
 
 if [ "$run_app" -eq 1 ]; then
