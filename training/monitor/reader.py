@@ -97,16 +97,20 @@ class MetricsReader:
         n = 0
         for raw in chunk[:end].split(b"\n")[:-1]:
             self.data.lines += 1
-            if not raw.strip():
-                continue
-            rec = _parse(raw)
-            if rec is None:
-                self.data.bad_lines += 1
-                continue
-            self.data.add(rec, self.default_kind)
-            n += 1
+            n += self._add_line(raw)
         self.offset += end
         return n
+
+    def _add_line(self, raw: bytes) -> bool:
+        """Adds one JSON line's record; blank lines are skipped and unparsable ones counted."""
+        if not raw.strip():
+            return False
+        rec = _parse(raw)
+        if rec is None:
+            self.data.bad_lines += 1
+            return False
+        self.data.add(rec, self.default_kind)
+        return True
 
     def _first_load(self, f, size: int) -> int:
         if size < self.full_parse_bytes:
@@ -129,15 +133,7 @@ class MetricsReader:
             ))
             n = 0
             for i in np.unique(chosen).tolist():
-                raw = mm[starts[i]:ends[i]]
-                if not raw.strip():
-                    continue
-                rec = _parse(raw)
-                if rec is None:
-                    self.data.bad_lines += 1
-                    continue
-                self.data.add(rec, self.default_kind)
-                n += 1
+                n += self._add_line(mm[starts[i]:ends[i]])
             self.data.lines = n_lines
             self.data.stride = stride
             self.offset = end
