@@ -151,7 +151,6 @@ class SFTConfig(Strict):
     lr: float = Field(1e-4, gt=0)
     micro_batch_size: int = Field(16, gt=0)
     warmup_steps: int = Field(20, ge=0)
-    mix_pretrain: float = Field(0.0, ge=0, lt=1)  # share of plain-text batches kept during SFT
 
 
 class EvalConfig(Strict):
