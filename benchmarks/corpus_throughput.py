@@ -10,17 +10,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from provenance import provenance  # noqa: E402
 from training.atomic import write_json, write_text
 from training.config import load_config
 from training.corpus.build import build_corpus
@@ -63,12 +62,8 @@ def main() -> None:
     import lingua  # noqa: F401
 
     result = {
-        "benchmark": "corpus_throughput",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "python benchmarks/corpus_throughput.py " + " ".join(sys.argv[1:]),
-        "device": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (CPU only)",
-        "versions": {"python": platform.python_version(), "datasketch": datasketch.__version__,
-                     "lingua-language-detector": version("lingua-language-detector")},
+        **provenance("corpus_throughput", {"datasketch": datasketch.__version__,
+                                           "lingua-language-detector": version("lingua-language-detector")}),
         "sources": [p.name for p in sources],
         "config": "polski-mini [corpus]",
         "results": rows,

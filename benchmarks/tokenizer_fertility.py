@@ -10,17 +10,15 @@ Writes benchmarks/results/tokenizer_fertility.{json,md}.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from provenance import provenance  # noqa: E402
 from training.atomic import write_json, write_text
 from training.config import TokenizerConfig
 from training.tokenizer import (
@@ -89,12 +87,8 @@ def main() -> None:
     import tokenizers
 
     result = {
-        "benchmark": "tokenizer_fertility",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "python benchmarks/tokenizer_fertility.py " + " ".join(sys.argv[1:]),
-        "device": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (CPU only)",
-        "versions": {"python": platform.python_version(), "sentencepiece": sentencepiece.__version__,
-                     "tokenizers": tokenizers.__version__, "tiktoken": tiktoken.__version__},
+        **provenance("tokenizer_fertility", {"sentencepiece": sentencepiece.__version__,
+                                             "tokenizers": tokenizers.__version__, "tiktoken": tiktoken.__version__}),
         "texts": {name: {"docs": len(t), "chars": sum(map(len, t))} for name, t in texts.items()},
         "targets": TARGETS,
         "results": tables,

@@ -29,6 +29,12 @@ class Engine(ABC):
     model: torch.nn.Module
     device: torch.device
 
+    @staticmethod
+    def prepare_model(model, train) -> None:
+        """The memory switches every engine applies before wrapping the model."""
+        model.set_activation_checkpointing(train.activation_checkpointing)
+        model.loss_chunk_tokens = train.loss_chunk_tokens
+
     @abstractmethod
     def forward(self, x: torch.Tensor, y: torch.Tensor, last: bool = True) -> torch.Tensor:
         """Training-mode loss of one micro-batch (scalar, graph attached); last: the step's final micro-batch."""

@@ -50,8 +50,7 @@ class DeepSpeedEngine(Engine):
 
         self.config, self.device = config, device
         t = config.train
-        model.set_activation_checkpointing(t.activation_checkpointing)
-        model.loss_chunk_tokens = t.loss_chunk_tokens
+        self.prepare_model(model, t)
         _single_process_env()
         self.names = [n for n, p in model.named_parameters() if p.requires_grad]
         self.ds, self.optimizer, _, _ = deepspeed.initialize(

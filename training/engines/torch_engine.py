@@ -14,8 +14,7 @@ class TorchEngine(Engine):
     def __init__(self, config: Config, model, device: torch.device, rank: int = 0, world: int = 1):
         self.config, self.device = config, device
         t = config.train
-        model.set_activation_checkpointing(t.activation_checkpointing)
-        model.loss_chunk_tokens = t.loss_chunk_tokens
+        self.prepare_model(model, t)
         if t.param_dtype == "bf16":
             model.to(torch.bfloat16)
             model.rope_cos, model.rope_sin = model.rope_cos.float(), model.rope_sin.float()
