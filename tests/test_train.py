@@ -169,3 +169,22 @@ def test_bf16_stochastic_rounding_keeps_updates_smaller_than_half_an_ulp():
     assert set(rounded.float().unique().tolist()) == {1.0, 1.0078125}
     assert rounded.float().mean().item() == pytest.approx(1.0 + 2**-10, abs=2e-4)
     assert target.to(torch.bfloat16).float().mean().item() == 1.0  # round-to-nearest loses the update
+
+
+def test_adamw_bf16_maths_match_torch_adamw_on_fp32_weights():
+    from training.engines.optim import AdamWBF16
+
+    torch.manual_seed(0)
+    ref = torch.nn.Parameter(torch.randn(64, 48))
+    ours = torch.nn.Parameter(ref.detach().clone())
+    kw = dict(lr=1e-2, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.1)
+    opt_ref = torch.optim.AdamW([ref], **kw)
+    opt_ours = AdamWBF16([ours], stochastic_rounding=False, fused=False, **kw)
+    for _ in range(5):
+        grad = torch.randn(64, 48)
+        ref.grad, ours.grad = grad.clone(), grad.clone()
+        opt_ref.step()
+        opt_ours.step()
+    assert torch.allclose(ours, ref, rtol=1e-5, atol=1e-6)
+    assert not torch.equal(ours.detach(), torch.zeros(64, 48))
+    assert torch.allclose(opt_ours.state[ours]["exp_avg_sq"], opt_ref.state[ref]["exp_avg_sq"], rtol=1e-5, atol=1e-9)

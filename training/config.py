@@ -78,6 +78,10 @@ class TrainConfig(Strict):
     max_steps: int = Field(1000, gt=0)
     seed: int = 1337
     compile: bool = False
+    # blocks: each transformer block compiled on its own, so a backward pass hands over one block's gradients
+    # at a time (a whole-model graph returns them all at once: with gradient accumulation that is a second
+    # full set of gradients in memory); model: one graph, slightly fewer kernels, no accumulation headroom
+    compile_scope: Literal["blocks", "model"] = "blocks"
     activation_checkpointing: Literal["none", "full", "selective"] = "none"
     max_gpu_memory_gb: float | None = Field(None, gt=0)
     zero_stage: Literal[0, 1, 2] = 2

@@ -58,7 +58,10 @@ class DeepSpeedEngine(Engine):
             config=deepspeed_config(config, world))
         self.model = self.ds.module
         self.model.rope_cos, self.model.rope_sin = self.model.rope_cos.float(), self.model.rope_sin.float()
-        if t.compile:
+        if t.compile and t.compile_scope == "blocks":
+            for layer in self.model.layers:
+                layer.compile()
+        elif t.compile:
             self.ds.compile()
 
     def forward(self, x, y, last: bool = True):

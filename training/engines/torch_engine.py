@@ -27,7 +27,10 @@ class TorchEngine(Engine):
             from torch.nn.parallel import DistributedDataParallel
 
             self.ddp = wrapped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-        self.wrapped = torch.compile(wrapped) if t.compile else wrapped
+        if t.compile and t.compile_scope == "blocks":
+            for layer in model.layers:
+                layer.compile()
+        self.wrapped = torch.compile(wrapped) if t.compile and t.compile_scope == "model" else wrapped
 
     def forward(self, x, y, last: bool = True):
         if self.ddp is not None:

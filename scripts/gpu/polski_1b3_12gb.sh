@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# polski-1b3 on real Polish bins: the 12 GiB trainer run, or its fp32-master reference (same data order).
+# Usage: bash scripts/gpu/polski_1b3_12gb.sh cap12|reference DATA WORK OUT [STEPS]
+#   DATA/bins (train.bin may be zstd-compressed as train.bin.zst) and DATA/tokenizer, as for train_polski_mini.sh.
+# OUT gets metrics-<variant>.jsonl, samples and the console log; compare the two locally with
+#   python benchmarks/loss_comparison.py RUN_REFERENCE RUN_CAP12 --out benchmarks/results/train_loss_comparison
+set -euo pipefail
+variant=$1 data=$2 work=$3 out=$4 steps=${5:-300}
+case $variant in
+    cap12) config=polski-1b3 ;;
+    reference) config=benchmarks/configs/polski-1b3-fp32-reference.toml ;;
+    *) echo "variant must be cap12 or reference" >&2; exit 2 ;;
+esac
+mkdir -p "$work/bins" "$out"
+if [ -f "$data/bins/train.bin.zst" ] && [ ! -f "$work/bins/train.bin" ]; then
+    python3 -c "import sys, zstandard; zstandard.ZstdDecompressor(max_window_size=2**31).copy_stream(open(sys.argv[1], 'rb'), open(sys.argv[2], 'wb'))" \
+        "$data/bins/train.bin.zst" "$work/bins/train.bin"
+fi
+for f in "$data"/bins/*; do [ "${f##*.}" = zst ] || cp -n "$f" "$work/bins/"; done
+rm -rf "$work/1b3-$variant"
+python3 -m training.cli train --config "$config" --data "$work/bins" --tokenizer "$data/tokenizer" \
+    --out "$work/1b3-$variant" --max-steps "$steps" 2>&1 | tee "$out/console-$variant.txt"
+cp "$work/1b3-$variant/metrics.jsonl" "$out/metrics-$variant.jsonl"
+cp "$work/1b3-$variant/samples.jsonl" "$out/samples-$variant.jsonl" 2>/dev/null || true
