@@ -66,8 +66,8 @@ def tiny_run(tmp_path_factory) -> Path:
                             {"role": "assistant", "content": paragraph[cut + 1:]}]
                 f.write(json.dumps({"messages": messages}, ensure_ascii=False) + "\n")
     sft_config = load_config("polski-tiny", {"sft": {"sources": [str(chats)], "max_steps": 60, "micro_batch_size": 8,
-                                                       "lr": 1e-3}})
-    run_sft(sft_config, root / "pretrain", root / "run", console=lambda *_: None)
+                                                       "lr": 1e-3, "pretrain_mix": 0.25}})
+    run_sft(sft_config, root / "pretrain", root / "run", bins_dir=bins, console=lambda *_: None)
     return root / "run"
 
 

@@ -36,3 +36,37 @@ def test_packing_never_splits_an_example():
     assert x.tolist() == [[1, 10, 11, 3, 3], [1, 20, 21, 22, 3], [1, 30, 3, 3, 3]]
     assert y[0].tolist() == [10, 11, IGNORE, IGNORE, IGNORE]
     assert np.all(y[x == 3] == IGNORE)
+
+
+def test_pretrain_rows_are_windows_of_the_bins_with_every_token_learned(tmp_path):
+    from tests.polish_text import build_tiny_bins
+    from training.data import TokenBins
+    from training.sft import pretrain_rows
+
+    bins = build_tiny_bins(tmp_path)
+    tokens = np.asarray(TokenBins(bins, "train").tokens, dtype=np.int64)
+    x, y = pretrain_rows(bins, count=5, row_len=32, seed=7)
+    assert x.shape == y.shape == (5, 32)
+    assert np.array_equal(x[:, 1:], y[:, :-1])  # targets are the inputs shifted by one
+    assert (y >= 0).all()  # nothing masked: plain text is learned everywhere
+    for row in x:  # each row is a real window of train.bin
+        hits = np.flatnonzero(tokens[: len(tokens) - 32] == row[0])
+        assert any(np.array_equal(tokens[h : h + 32], row) for h in hits)
+    again, _ = pretrain_rows(bins, count=5, row_len=32, seed=7)
+    assert np.array_equal(x, again)
+
+
+def test_pretrain_mix_without_bins_names_the_flag(tmp_path):
+    import json
+
+    from training.config import load_config
+    from training.errors import ConfigError
+    from training.sft import run_sft
+
+    chats = tmp_path / "chats.jsonl"
+    chats.write_text(json.dumps({"instruction": "Popraw tekst.", "output": "Ala ma kota."}) + "\n", encoding="utf-8")
+    config = load_config("polski-tiny", {"sft": {"sources": [str(chats)], "pretrain_mix": 0.3}})
+    from tests.polish_text import build_tiny_tokenizer
+
+    with pytest.raises(ConfigError, match="--bins"):
+        run_sft(config, tmp_path / "no-run", tmp_path / "sft", tokenizer_dir=build_tiny_tokenizer(tmp_path))

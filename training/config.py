@@ -155,6 +155,9 @@ class SFTConfig(Strict):
     lr: float = Field(1e-4, gt=0)
     micro_batch_size: int = Field(16, gt=0)
     warmup_steps: int = Field(20, ge=0)
+    # share of training rows that are plain pretraining text (windows of the bins, every token learned):
+    # keeps chat tuning from costing the model its plain-text quality; needs the bins (`polski sft --bins`)
+    pretrain_mix: float = Field(0.0, ge=0, lt=1)
 
 
 class EvalConfig(Strict):

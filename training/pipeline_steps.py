@@ -42,7 +42,7 @@ def sft(config: Config) -> None:
         shutil.copytree(config.paths.run, config.paths.sft)
         return
     out = config.paths.sft
-    run_sft(config, config.paths.run, out, resume=find_checkpoint(out) is not None)
+    run_sft(config, config.paths.run, out, bins_dir=config.paths.bins, resume=find_checkpoint(out) is not None)
 
 
 def evaluate(config: Config) -> None:

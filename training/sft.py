@@ -21,7 +21,7 @@ import torch
 
 from training.config import Config
 
-from training.errors import DataError
+from training.errors import ConfigError, DataError
 
 IGNORE = -1
 
@@ -139,8 +139,20 @@ def sft_config(config: Config) -> Config:
     })
 
 
+def pretrain_rows(bins_dir: Path | str, count: int, row_len: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """`count` seeded windows of train.bin as (inputs, targets) rows, every target learned."""
+    from training.data import TokenBins
+
+    tokens = TokenBins(bins_dir, "train").tokens
+    if len(tokens) <= row_len + 1:
+        raise DataError(f"{bins_dir}/train.bin has {len(tokens)} tokens, too few for rows of {row_len}")
+    starts = np.sort(np.random.default_rng([seed, 1]).integers(0, len(tokens) - row_len - 1, size=count))
+    windows = np.stack([np.asarray(tokens[s : s + row_len + 1], dtype=np.int64) for s in starts])
+    return windows[:, :-1], windows[:, 1:]
+
+
 def run_sft(config: Config, init_from: Path | str, run_dir: Path | str, *, tokenizer_dir: Path | str | None = None,
-            resume: bool = False, console=print) -> dict:
+            bins_dir: Path | str | None = None, resume: bool = False, console=print) -> dict:
     """`polski sft`: chat fine-tuning of a pretrained RUN_DIR on ChatML conversations from [sft] sources."""
     from training.loader import PackedRows
     from training.tokenizer import Tokenizer
@@ -158,7 +170,16 @@ def run_sft(config: Config, init_from: Path | str, run_dir: Path | str, *, token
     val = [(torch.from_numpy(x[i:i + cfg.train.micro_batch_size].astype(np.int64)),
             torch.from_numpy(y[i:i + cfg.train.micro_batch_size].astype(np.int64)))
            for i in range(0, n_val, cfg.train.micro_batch_size)]
-    console(f"SFT: {len(x) - n_val} packed rows of {x.shape[1]} tokens for training, {n_val} held out")
-    source = PackedRows(x[n_val:], y[n_val:], cfg.train.micro_batch_size, cfg.train.seed)
+    x_train, y_train = x[n_val:].astype(np.int64), y[n_val:].astype(np.int64)
+    mix = config.sft.pretrain_mix
+    console(f"SFT: {len(x_train)} packed rows of {x.shape[1]} tokens for training, {n_val} held out")
+    if mix:
+        if bins_dir is None:
+            raise ConfigError(f"sft.pretrain_mix = {mix} needs the pretraining bins: pass --bins BINS_DIR (or set it to 0)")
+        count = round(len(x_train) * mix / (1 - mix))
+        px, py = pretrain_rows(bins_dir, count, x.shape[1], config.train.seed)
+        x_train, y_train = np.concatenate([x_train, px]), np.concatenate([y_train, py])
+        console(f"SFT: plus {count} rows of pretraining text ({mix:.0%} of the training rows)")
+    source = PackedRows(x_train, y_train, cfg.train.micro_batch_size, cfg.train.seed)
     return train(cfg, source, run_dir, val_batches=val, tokenizer_dir=tokenizer_dir, init_from=init_from, resume=resume,
                  console=console)

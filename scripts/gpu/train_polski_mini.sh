@@ -4,6 +4,7 @@
 #   DATA/tokenizer, DATA/sft (instruction JSONL), DATA/eval (held-out text and minimal pairs).
 # Usage: bash scripts/gpu/train_polski_mini.sh DATA WORK OUT [PRETRAIN_STEPS]
 # WORK gets the run dirs; OUT gets the shareable results (evals, metrics, samples, GGUF).
+# STAGES=pretrain or STAGES=finish (SFT, export, evals) splits the work over two calls; default: both.
 set -euo pipefail
 data=$1 work=$2 out=$3 steps=${4:-}
 config=${POLSKI_CONFIG:-polski-mini}
@@ -16,11 +17,17 @@ if [ -f "$data/bins/train.bin.zst" ] && [ ! -f "$work/bins/train.bin" ]; then
 fi
 for f in "$data"/bins/*; do [ "${f##*.}" = zst ] || cp -n "$f" "$work/bins/"; done
 
+stages=${STAGES:-pretrain finish}
 start=$(date +%s)
-polski train --config "$config" --data "$work/bins" --tokenizer "$data/tokenizer" --out "$work/run" ${steps:+--max-steps "$steps"}
-echo "pretrain wall time: $(( $(date +%s) - start )) s" | tee "$out/timing.txt"
-polski sft --config "$config" --init-from "$work/run" --out "$work/sft" --source "$data/sft"
-echo "pretrain+sft wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
+if [[ $stages == *pretrain* ]]; then
+    polski train --config "$config" --data "$work/bins" --tokenizer "$data/tokenizer" --out "$work/run" ${steps:+--max-steps "$steps"}
+    echo "pretrain wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
+    cp "$work/run/metrics.jsonl" "$out/metrics-run.jsonl"
+fi
+[[ $stages == *finish* ]] || exit 0
+start=$(date +%s)
+polski sft --config "$config" --init-from "$work/run" --out "$work/sft" --source "$data/sft" --bins "$work/bins"
+echo "sft wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
 
 polski export "$work/sft" --out "$out/polski-mini.gguf" --dtype q8_0 --force
 for stage in run sft; do
