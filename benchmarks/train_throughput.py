@@ -4,7 +4,8 @@
     python benchmarks/train_throughput.py --smoke --out /tmp/smoke.json                          # CPU, tiny shapes
 
 Scenarios (each in the same process, against a bf16 matmul peak measured here with 8192^3 matmuls):
-  1b3-uncapped  polski-1b3, compile, bf16 autocast, fp32 weights + fused AdamW, no checkpointing
+  1b3-uncapped  polski-1b3, compile (each block), bf16 autocast, fp32 weights + fused AdamW, no checkpointing
+  1b3-uncapped-graph  the same with the whole model compiled as one graph (compile_scope = "model")
   1b3-cap12     inside max_gpu_memory_gb=12: bf16 weights + AdamW with stochastic rounding, full checkpointing, chunked loss
   1b3-cap12-rtn the same with round-to-nearest bf16 updates (the plain "bf16 AdamW" baseline)
   mini          polski-mini tokens/s
@@ -62,9 +63,10 @@ def scenarios(smoke: bool, micro: int | None) -> dict[str, tuple[str, dict]]:
               "activation_checkpointing": "full", "loss_chunk_tokens": 8192}
     return {
         "1b3-uncapped": ("polski-1b3", {**gpu, "micro_batch_size": micro or 16}),
+        "1b3-uncapped-graph": ("polski-1b3", {**gpu, "micro_batch_size": micro or 16, "compile_scope": "model"}),
         "1b3-cap12": ("polski-1b3", capped),
         "1b3-cap12-rtn": ("polski-1b3", {**capped, "stochastic_rounding": False}),
-        "mini": ("polski-mini", {**gpu, "micro_batch_size": micro or 64}),
+        "mini": ("polski-mini", {**gpu, "micro_batch_size": micro or 64, "compile_scope": "model"}),
     }
 
 

@@ -112,6 +112,7 @@ class GPT(nn.Module):
         self.register_buffer("rope_sin", sin, persistent=False)
         self.checkpoint_blocks: set[int] = set()  # indices of blocks recomputed in backward
         self.loss_chunk_tokens = 0  # >0: loss computed in chunks without keeping full logits
+        self.chunk_loss = chunk_loss_sum  # the engine swaps in a compiled one (fused: no fp32 logits in memory)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -160,7 +161,7 @@ class GPT(nn.Module):
         if targets is None:
             return F.linear(h, self.output_weight), None
         if self.loss_chunk_tokens and self.training:
-            return None, chunked_cross_entropy(h, self.output_weight, targets, self.loss_chunk_tokens)
+            return None, chunked_cross_entropy(h, self.output_weight, targets, self.loss_chunk_tokens, self.chunk_loss)
         logits = F.linear(h, self.output_weight)
         loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX)
         return logits, loss
@@ -243,18 +244,18 @@ def sample_next(logits, temperature: float, top_k: int | None, top_p: float | No
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
-def _chunk_loss_sum(h, weight, targets):
+def chunk_loss_sum(h, weight, targets):
     logits = F.linear(h, weight).float()
     return F.cross_entropy(logits, targets, ignore_index=IGNORE_INDEX, reduction="sum")
 
 
-def chunked_cross_entropy(h, weight, targets, chunk_tokens: int) -> torch.Tensor:
+def chunked_cross_entropy(h, weight, targets, chunk_tokens: int, chunk_loss=chunk_loss_sum) -> torch.Tensor:
     """Mean cross-entropy of (h @ weight.T) against targets, never holding more than one chunk of logits."""
     h = h.reshape(-1, h.size(-1))
     targets = targets.reshape(-1)
     total = h.new_zeros((), dtype=torch.float32)
     for start in range(0, h.size(0), chunk_tokens):
         sl = slice(start, start + chunk_tokens)
-        total = total + checkpoint(_chunk_loss_sum, h[sl], weight, targets[sl], use_reentrant=False)
+        total = total + checkpoint(chunk_loss, h[sl], weight, targets[sl], use_reentrant=False)
     count = (targets != IGNORE_INDEX).sum().clamp(min=1)
     return total / count

@@ -89,7 +89,11 @@ def seed_everything(seed: int) -> None:
 
 
 def cap_gpu_memory(device: torch.device, gb: float | None) -> None:
+    """The allocator limit that simulates a smaller card. Expandable segments let freed blocks merge, so a run that
+    peaks at 11.2 GiB allocated does not fail on fragmentation under a 12 GiB cap (measured: out of memory at step 3)."""
     if device.type == "cuda" and gb:
+        if "expandable_segments" not in os.environ.get("PYTORCH_CUDA_ALLOC_CONF", ""):
+            torch.cuda.memory._set_allocator_settings("expandable_segments:True")
         total = torch.cuda.get_device_properties(device).total_memory
         torch.cuda.set_per_process_memory_fraction(min(1.0, gb * 2**30 / total), device)
 

@@ -18,7 +18,7 @@ if [ -f "$data/bins/train.bin.zst" ] && [ ! -f "$work/bins/train.bin" ]; then
 fi
 for f in "$data"/bins/*; do [ "${f##*.}" = zst ] || cp -n "$f" "$work/bins/"; done
 rm -rf "$work/1b3-$variant"
-python3 -m training.cli train --config "$config" --data "$work/bins" --tokenizer "$data/tokenizer" \
+# the metrics come back even when a time limit (TIME_LIMIT seconds) cuts the run short
+trap 'cp "$work/1b3-$variant/metrics.jsonl" "$out/metrics-$variant.jsonl"; cp "$work/1b3-$variant/samples.jsonl" "$out/samples-$variant.jsonl" 2>/dev/null || true' EXIT
+timeout "${TIME_LIMIT:-0}" python3 -m training.cli train --config "$config" --data "$work/bins" --tokenizer "$data/tokenizer" \
     --out "$work/1b3-$variant" --max-steps "$steps" 2>&1 | tee "$out/console-$variant.txt"
-cp "$work/1b3-$variant/metrics.jsonl" "$out/metrics-$variant.jsonl"
-cp "$work/1b3-$variant/samples.jsonl" "$out/samples-$variant.jsonl" 2>/dev/null || true

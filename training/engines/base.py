@@ -35,6 +35,15 @@ class Engine(ABC):
         model.set_activation_checkpointing(train.activation_checkpointing)
         model.loss_chunk_tokens = train.loss_chunk_tokens
 
+    @staticmethod
+    def compile_blocks(model) -> None:
+        """compile_scope = "blocks": each transformer block and the chunked loss compiled on their own."""
+        from training.model import chunk_loss_sum
+
+        for layer in model.layers:
+            layer.compile()
+        model.chunk_loss = torch.compile(chunk_loss_sum)
+
     @abstractmethod
     def forward(self, x: torch.Tensor, y: torch.Tensor, last: bool = True) -> torch.Tensor:
         """Training-mode loss of one micro-batch (scalar, graph attached); last: the step's final micro-batch."""

@@ -59,8 +59,7 @@ class DeepSpeedEngine(Engine):
         self.model = self.ds.module
         self.model.rope_cos, self.model.rope_sin = self.model.rope_cos.float(), self.model.rope_sin.float()
         if t.compile and t.compile_scope == "blocks":
-            for layer in self.model.layers:
-                layer.compile()
+            self.compile_blocks(self.model)
         elif t.compile:
             self.ds.compile()
 

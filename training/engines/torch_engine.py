@@ -28,8 +28,7 @@ class TorchEngine(Engine):
 
             self.ddp = wrapped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
         if t.compile and t.compile_scope == "blocks":
-            for layer in model.layers:
-                layer.compile()
+            self.compile_blocks(model)
         self.wrapped = torch.compile(wrapped) if t.compile and t.compile_scope == "model" else wrapped
 
     def forward(self, x, y, last: bool = True):
@@ -72,7 +71,8 @@ class TorchEngine(Engine):
             self.scaler.load_state_dict(state["scaler"])
 
     def model_state_dict(self) -> dict[str, torch.Tensor]:
-        return {k: v.detach().float() for k, v in self.model.state_dict().items()}
+        # copied to the CPU before the fp32 cast: on a 12 GiB card an fp32 copy of bf16 weights does not fit beside them
+        return {k: v.detach().cpu().float() for k, v in self.model.state_dict().items()}
 
     def load_model_state_dict(self, state) -> None:
         dtype = next(self.model.parameters()).dtype
