@@ -43,16 +43,16 @@ def record(name: str, figures: dict, target: str, passed: bool) -> None:
                   "command": "python " + " ".join(["benchmarks/" + Path(sys.argv[0]).name,
                                                    *sys.argv[1:]])}
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-    lines = ["# Purple benchmarks", "", "| benchmark | figures | target | passed | command |",
-             "|---|---|---|---|---|"]
+    lines = ["# Purple benchmarks", "", "| benchmark | figures | target | passed | date | command |",
+             "|---|---|---|---|---|---|"]
     for key, entry in sorted(data.items()):
         shown = ", ".join(f"{k}={v}" for k, v in entry.items()
                           if k not in ("target", "passed", "command", "device", "python",
                                        "textual", "sqlite", "date"))
-        lines.append(f"| {key} | {shown} | {entry['target']} | {entry['passed']} |"
+        lines.append(f"| {key} | {shown} | {entry['target']} | {entry['passed']} | {entry['date']} |"
                      f" `{entry['command']}` |")
     any_entry = next(iter(data.values()))
     lines += ["", f"Device: {any_entry['device']}; Python {any_entry['python']}, Textual "
-              f"{any_entry['textual']}, SQLite {any_entry['sqlite']}; date {any_entry['date']}."]
+              f"{any_entry['textual']}, SQLite {any_entry['sqlite']}."]
     (RESULTS / "purple.md").write_text("\n".join(lines) + "\n")
     print(f"{name}: {figures} (target {target}: {'ok' if passed else 'MISSED'})")

@@ -212,11 +212,17 @@ class Store:
             raise KeyError(chat_id)
         return _chat(row)
 
-    def list_chats(self, limit: int | None = None) -> list[ChatSummary]:
+    def list_chats(self, limit: int | None = None,
+                   after: ChatSummary | None = None) -> list[ChatSummary]:
+        """Newest first; with `after`, only chats listed after that one (the next page)."""
+        where, args = "", ()
+        if after is not None:
+            where = " AND (updated < ? OR (updated = ? AND id < ?))"
+            args = (after.updated, after.updated, after.id)
         rows = self.db.execute(
-            "SELECT id, title, updated FROM chats WHERE deleted_at IS NULL"
+            "SELECT id, title, updated FROM chats WHERE deleted_at IS NULL" + where +
             " ORDER BY updated DESC, id DESC LIMIT ?",
-            (-1 if limit is None else limit,),
+            (*args, -1 if limit is None else limit),
         ).fetchall()
         return [ChatSummary(*row) for row in rows]
 

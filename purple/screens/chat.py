@@ -73,7 +73,7 @@ class ChatScreen(Screen):
         with Horizontal():
             with Vertical(id="sidebar"):
                 yield Static(Text(self.t("sidebar.title"), style="bold"), classes="sidebar-title")
-                yield ChatList(self.t("sidebar.untitled"), id="chat-list")
+                yield ChatList(self.t("sidebar.untitled"), self._load_chats, id="chat-list")
             with Vertical(id="main"):
                 yield Static("", id="chat-title", markup=False)
                 yield MessageList(self.t, id="messages")
@@ -88,8 +88,11 @@ class ChatScreen(Screen):
         await self.open_chat(self.chat_id)
         self.prompt.focus()
 
+    def _load_chats(self, after, limit: int):
+        return self.store.list_chats(limit=limit, after=after)
+
     def refresh_sidebar(self) -> None:
-        self.query_one(ChatList).show(self.store.list_chats(), self.chat_id)
+        self.query_one(ChatList).show(self.chat_id)
 
     def _show_title(self) -> None:
         title = self.store.get_chat(self.chat_id).title if self.chat_id else ""

@@ -1,8 +1,10 @@
 """One message on screen: a header, the collapsed thinking, the body, a status line.
 
-Assistant replies are Markdown (code highlighted), streamed with `Markdown.get_stream`,
-which appends fragments and batches them when they arrive faster than the screen
-repaints: no full re-render per chunk. User messages are shown as literal text.
+Assistant replies are Markdown (code highlighted). While streaming, chunks are collected
+and appended with `Markdown.append` (only the last block is re-parsed), one render at a
+time and at a bounded rate: a render costs a layout of the whole reply, which grows with
+its length, so the pause between renders grows with the measured cost of the last one
+(see `_rendered`). User messages are shown as literal text.
 Nothing from the model is ever parsed as Textual markup, and links do not open.
 """
 
@@ -32,6 +34,7 @@ from purple.store import (
 _CODE_BLOCK = re.compile(r"```[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 THINKING_REFRESH_S = 0.1
 RENDER_INTERVAL_S = 0.05  # chunks arriving faster are rendered together
+RENDER_BACKOFF = 1.0  # pause >= the last render (wall time): renders take at most half the time
 
 
 def last_code_block(markdown: str) -> str | None:
@@ -72,9 +75,10 @@ class MessageView(Vertical, can_focus=True):
         self.branch = branch
         self.content = neutralise(message.content)
         self.thinking = neutralise(message.thinking)
-        self._stream = None
         self._pending: list[str] = []
         self._flush_timer = None
+        self._rendering = False  # appended, not yet painted
+        self._render_interval = RENDER_INTERVAL_S
         self._thinking_shown_at = 0.0
 
     # ------------------------------------------------------------------ layout
@@ -138,8 +142,11 @@ class MessageView(Vertical, can_focus=True):
             content = neutralise(content)
             self.content += content
             self._pending.append(content)
-            if self._flush_timer is None:  # render at most every RENDER_INTERVAL_S
-                self._flush_timer = self.set_timer(RENDER_INTERVAL_S, self._flush)
+            self._schedule_render()
+
+    def _schedule_render(self) -> None:
+        if self._flush_timer is None and not self._rendering:
+            self._flush_timer = self.set_timer(self._render_interval, self._flush)
 
     async def _flush(self) -> None:
         self._flush_timer = None
@@ -147,9 +154,18 @@ class MessageView(Vertical, can_focus=True):
             return
         text = "".join(self._pending)
         self._pending.clear()
-        if self._stream is None:
-            self._stream = Markdown.get_stream(self.query_one(Markdown))
-        await self._stream.write(text)
+        self._rendering = True
+        started = time.perf_counter()
+        await self.query_one(Markdown).append(text)
+        self.call_after_refresh(self._rendered, started)
+
+    def _rendered(self, started: float) -> None:
+        """The appended text is on screen; wait in proportion to what that cost."""
+        self._rendering = False
+        cost = time.perf_counter() - started
+        self._render_interval = max(RENDER_INTERVAL_S, RENDER_BACKOFF * cost)
+        if self._pending:
+            self._schedule_render()
 
     def _refresh_thinking(self) -> None:
         box = self.query_one(Collapsible)
@@ -159,10 +175,8 @@ class MessageView(Vertical, can_focus=True):
     async def finish(self, status: str, stats: ReplyStats | None, error: str = "") -> None:
         if self._flush_timer is not None:
             self._flush_timer.stop()
+            self._flush_timer = None
         await self._flush()
-        if self._stream is not None:
-            await self._stream.stop()
-            self._stream = None
         if self.thinking:
             self._refresh_thinking()
         self.message.status = status

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 
+from textual.widgets import Markdown
+from textual.widgets._markdown import MarkdownFence, MarkdownParagraph
+
 from purple.chat_session import ReplyStats
 from purple.store import STATUS_COMPLETE, STATUS_STOPPED, Store
 from purple.widgets.message_view import MessageView
@@ -51,6 +54,7 @@ async def test_escape_stops_stream_keeps_partial_and_closes_iterator(tmp_path):
         assert 0 < reply.content.count("słowo") < 200
         assert client.closed_streams == 1 and client.finished_streams == 0
         assert views(app)[1].has_class("stopped")
+        assert views(app)[1].query_one(Markdown).source == reply.content  # all of it shown
         assert "zatrzymano" in str(views(app)[1].query_one(".message-status").render())
 
 
@@ -187,3 +191,34 @@ async def test_copy_reply_and_code_block(tmp_path):
         await pilot.press("f9")
         assert copied[0].startswith("Kod:")
         assert copied[1] == "print('żółw')"
+
+
+async def test_fast_long_reply_is_rendered_whole_and_in_order(tmp_path):
+    paragraphs = [f"Akapit {i}: " + "słowo " * 10 + "\n\n" for i in range(60)]
+    code = "```python\nprint('żółw')\nprint('koniec')\n```\n"
+    text = "".join(paragraphs[:30]) + code + "".join(paragraphs[30:])
+    pieces = [text[i:i + 7] for i in range(0, len(text), 7)]  # chunks cut through the fence
+    client = FakeClient([pieces], delay=0.0005)
+    app = make_app(tmp_path, client)
+    async with app.run_test(size=(110, 40)) as pilot:
+        await type_and_send(pilot, "Dużo tekstu")
+        await wait_until(pilot, lambda: len(views(app)) == 2 and not app.screen.streaming,
+                         timeout=30, what="reply finished")
+        body = views(app)[1].query_one(Markdown)
+        assert body.source == text == app.store.active_path(app.screen.chat_id)[-1].content
+        assert len(body.query(MarkdownParagraph)) == 60
+        fences = body.query(MarkdownFence)
+        assert len(fences) == 1 and fences.first().code.rstrip() == "print('żółw')\nprint('koniec')"
+
+
+async def test_reply_follows_the_bottom_unless_the_user_scrolled_up(tmp_path):
+    client = FakeClient([["Linia\n\n"] * 300], delay=0.005)
+    app = make_app(tmp_path, client)
+    async with app.run_test(size=(110, 30)) as pilot:
+        messages = app.screen.query_one("#messages")
+        await type_and_send(pilot, "Pisz")
+        await wait_until(pilot, lambda: messages.max_scroll_y > 20, what="reply taller than view")
+        assert messages.scroll_y == messages.max_scroll_y
+        messages.scroll_home(animate=False)
+        await wait_until(pilot, lambda: not app.screen.streaming, timeout=30, what="finish")
+        assert messages.scroll_y < messages.max_scroll_y - 100

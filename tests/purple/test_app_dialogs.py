@@ -223,3 +223,16 @@ async def test_hostile_strings_in_output_and_titles_are_literal(tmp_path):
         await pilot.click("#chat-title")
         await pilot.click(reply)
         assert app.is_running
+
+
+async def test_sidebar_lists_every_chat_newest_first_and_highlights_an_old_one(tmp_path):
+    store = Store(tmp_path / "db")
+    ids = [store.create_chat(f"rozmowa {i}", "polski-mini") for i in range(400)]
+    store.db.execute("UPDATE chats SET updated = id")
+    app = PurpleApp(Config(), store=store, client=FakeClient(), chat_id=ids[5])
+    async with app.run_test(size=(110, 40)) as pilot:
+        chat_list = app.screen.query_one("#chat-list")
+        await wait_until(pilot, lambda: chat_list.option_count == 400, what="all chats listed")
+        listed = [int(chat_list.get_option_at_index(i).id) for i in range(400)]
+        assert listed == ids[::-1]
+        assert chat_list.highlighted == listed.index(ids[5])

@@ -138,6 +138,18 @@ def test_rename_delete_undo_purge(store):
     assert store.message_count() == 0
 
 
+def test_list_chats_pages_follow_on_without_gaps_or_repeats(store):
+    ids = [store.create_chat(f"rozmowa {i}") for i in range(25)]
+    store.db.execute("UPDATE chats SET updated = 1000 + id % 3")  # ties resolved by id
+    pages, after = [], None
+    while page := store.list_chats(limit=7, after=after):
+        pages.append(page)
+        after = page[-1]
+    listed = [chat.id for page in pages for chat in page]
+    assert listed == [chat.id for chat in store.list_chats()]
+    assert sorted(listed) == ids and len(pages) == 4
+
+
 def test_export_import_round_trip_keeps_branches(store):
     chat = store.create_chat("Rozmowa", "polski-mini", "sys", {"temperature": 0.5})
     u = store.add_message(chat, None, "user", "pytanie")
