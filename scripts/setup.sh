@@ -52,7 +52,15 @@ elif python3 -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.
 fi
 echo "==> pip install -e .[dev] (python: $python)"
 "$python" -m pip install -q --upgrade pip >/dev/null
+# llama-cpp-python compiles llama.cpp here. -march=native (its default) also turns on AMX where the CPU has it, and
+# virtual machines that do not enable AMX then die with SIGILL on the first matmul: build for portable AVX2 instead.
+export CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF}"
 "$python" -m pip install -q -e ".[dev]"
+# An earlier native build of llama-cpp-python stays installed (and cached by pip): rebuild it if it cannot run a model.
+if ! "$python" -c 'import llama_cpp; llama_cpp.Llama("modelfiles/polski-mini/polski-mini.gguf", n_ctx=64, verbose=False)("Polska", max_tokens=2)' >/dev/null 2>&1; then
+    echo "==> llama-cpp-python cannot run a model here: rebuilding it for portable AVX2 (several minutes)"
+    "$python" -m pip install -q --no-cache-dir --force-reinstall --no-deps "llama-cpp-python>=0.3.16"
+fi
 
 # 4. The Ollama server, pinned (built once from the Go module proxy, then cached).
 ollama_bin=$(bash scripts/ollama/install.sh | tail -n 1)
