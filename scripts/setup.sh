@@ -62,6 +62,10 @@ if ! "$python" -c 'import llama_cpp; llama_cpp.Llama("modelfiles/polski-mini/pol
     "$python" -m pip install -q --no-cache-dir --force-reinstall --no-deps "llama-cpp-python>=0.3.16"
 fi
 
+# DeepSpeed (the ZeRO-2 engine) as pure Python: its CUDA ops compile on first use on a GPU machine; here the tests
+# check our generated config against its schema classes. Its setup imports torch, hence no build isolation.
+"$python" -c 'import deepspeed' >/dev/null 2>&1 || DS_BUILD_OPS=0 "$python" -m pip install -q --no-build-isolation "deepspeed>=0.15"
+
 # 4. The Ollama server, pinned (built once from the Go module proxy, then cached).
 ollama_bin=$(bash scripts/ollama/install.sh | tail -n 1)
 if [ "$(id -u)" -eq 0 ]; then bindir=/usr/local/bin; else bindir="$HOME/.local/bin"; mkdir -p "$bindir"; fi
