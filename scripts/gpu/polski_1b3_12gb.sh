@@ -11,12 +11,8 @@ case $variant in
     reference) config=benchmarks/configs/polski-1b3-fp32-reference.toml ;;
     *) echo "variant must be cap12 or reference" >&2; exit 2 ;;
 esac
-mkdir -p "$work/bins" "$out"
-if [ -f "$data/bins/train.bin.zst" ] && [ ! -f "$work/bins/train.bin" ]; then
-    python3 -c "import sys, zstandard; zstandard.ZstdDecompressor(max_window_size=2**31).copy_stream(open(sys.argv[1], 'rb'), open(sys.argv[2], 'wb'))" \
-        "$data/bins/train.bin.zst" "$work/bins/train.bin"
-fi
-for f in "$data"/bins/*; do [ "${f##*.}" = zst ] || cp -n "$f" "$work/bins/"; done
+mkdir -p "$out"
+bash "$(dirname "$0")/unpack_bins.sh" "$data" "$work"
 rm -rf "$work/1b3-$variant"
 # the metrics come back even when a time limit (TIME_LIMIT seconds) cuts the run short
 trap 'cp "$work/1b3-$variant/metrics.jsonl" "$out/metrics-$variant.jsonl"; cp "$work/1b3-$variant/samples.jsonl" "$out/samples-$variant.jsonl" 2>/dev/null || true' EXIT

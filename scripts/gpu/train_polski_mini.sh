@@ -9,13 +9,8 @@ set -euo pipefail
 data=$1 work=$2 out=$3 steps=${4:-}
 config=${POLSKI_CONFIG:-polski-mini}
 polski() { python3 -m training.cli "$@"; }
-mkdir -p "$work/bins" "$out"
-
-if [ -f "$data/bins/train.bin.zst" ] && [ ! -f "$work/bins/train.bin" ]; then
-    python3 -c "import sys, zstandard; zstandard.ZstdDecompressor(max_window_size=2**31).copy_stream(open(sys.argv[1], 'rb'), open(sys.argv[2], 'wb'))" \
-        "$data/bins/train.bin.zst" "$work/bins/train.bin"
-fi
-for f in "$data"/bins/*; do [ "${f##*.}" = zst ] || cp -n "$f" "$work/bins/"; done
+mkdir -p "$out"
+bash "$(dirname "$0")/unpack_bins.sh" "$data" "$work"
 
 stages=${STAGES:-pretrain finish}
 start=$(date +%s)
