@@ -5,6 +5,10 @@ The screen calls `send`, `regenerate` or `edit`, each of which adds the user mes
 any) and then streams the assistant reply with `stream_reply`. Cancelling the task that
 runs `stream_reply` (Esc) closes the chat iterator, which closes the HTTP connection, so
 the server stops generating; the partial reply is kept with status 'stopped'.
+
+The request goes out first: `on_start` (the screen mounting the reply view) runs alongside
+it, and chunks that arrive before it is done are saved at once and handed to `on_chunk`
+as soon as it is.
 """
 
 from __future__ import annotations
@@ -109,6 +113,49 @@ async def _call(callback, *args) -> None:
         await result
 
 
+class _ReplyDisplay:
+    """Runs `on_start` as a task beside the request; until it is done, chunks are kept here
+    and then passed on together, in order, before any later chunk."""
+
+    def __init__(self, on_start: StartCallback | None, on_chunk: ChunkCallback | None,
+                 message: Message) -> None:
+        self.on_chunk = on_chunk
+        self.content: list[str] = []
+        self.thinking: list[str] = []
+        self.ready = on_start is None
+        self.task = None if on_start is None else asyncio.ensure_future(self._start(on_start, message))
+
+    async def _start(self, on_start: StartCallback, message: Message) -> None:
+        await _call(on_start, message)
+        while self.content or self.thinking:  # more may come in while on_chunk runs
+            content, thinking = "".join(self.content), "".join(self.thinking)
+            self.content.clear()
+            self.thinking.clear()
+            await _call(self.on_chunk, content, thinking)
+        self.ready = True
+
+    async def chunk(self, content: str, thinking: str) -> None:
+        if self.ready:
+            await _call(self.on_chunk, content, thinking)
+        else:
+            self.content.append(content)
+            self.thinking.append(thinking)
+
+    async def wait(self) -> None:
+        """Until everything is shown; raises what `on_start` raised."""
+        if self.task is not None:
+            await asyncio.shield(self.task)  # a stop cancels the reply, not the display
+
+    async def settle(self) -> None:
+        """As `wait`, when another outcome is already decided: errors are not raised again,
+        and the display is finished even if this task is cancelled meanwhile."""
+        if self.task is not None:
+            try:
+                await asyncio.shield(self.task)
+            except Exception:
+                pass
+
+
 def title_from(text: str) -> str:
     line = " ".join(text.split())
     return line if len(line) <= TITLE_LENGTH else line[: TITLE_LENGTH - 1].rstrip() + "…"
@@ -203,7 +250,6 @@ class ChatSession:
         reply_id = self.store.add_message(
             self.chat_id, parent_id, "assistant", "", status=STATUS_STREAMING, model=model
         )
-        await _call(on_start, self.store.get_message(reply_id))
         started = time.perf_counter()
         ttft: float | None = None
         text_parts: list[str] = []
@@ -217,17 +263,19 @@ class ChatSession:
         )
         if inspect.isawaitable(stream):
             stream = await stream
+        display = _ReplyDisplay(on_start, on_chunk, self.store.get_message(reply_id))
         try:
-            async for chunk in stream:
+            async for chunk in stream:  # the first step sends the request
                 if ttft is None and (chunk.content or chunk.thinking):
                     ttft = time.perf_counter() - started
                 if chunk.content or chunk.thinking:
                     self.store.append_chunk(reply_id, chunk.content, chunk.thinking)
                     text_parts.append(chunk.content)
-                    await _call(on_chunk, chunk.content, chunk.thinking)
+                    await display.chunk(chunk.content, chunk.thinking)
                 if chunk.done:
                     final = chunk
                     break
+            await display.wait()
             text = "".join(text_parts)
             stats = None
             if final is not None:
@@ -255,5 +303,6 @@ class ChatSession:
             self.store.finish_message(
                 reply_id, outcome.status, outcome.stats.to_dict() if outcome.stats else None
             )
+            await display.settle()
             await _call(on_finish, outcome)
         return outcome

@@ -41,6 +41,8 @@ class ChatScreen(Screen):
         self._bindings = bindings(self.t)
         self.chat_id = chat_id
         self.reply_view: MessageView | None = None
+        self.replying = False  # from sending until the reply is finished and shown
+        self._reply_running = False  # the reply worker has started (so it can be stopped)
         self.editing_id: int | None = None
         self.deleted: list[int] = []
 
@@ -58,7 +60,7 @@ class ChatScreen(Screen):
 
     @property
     def streaming(self) -> bool:
-        return self.reply_view is not None
+        return self.replying
 
     @property
     def prompt(self) -> PromptInput:
@@ -177,13 +179,22 @@ class ChatScreen(Screen):
         self.start_reply(user_id, restore_text=text)
 
     def start_reply(self, user_id: int, restore_text: str | None = None) -> None:
+        self.replying = True
         self.query_one(StatsBar).show(model=self.current_model(), streaming=True)
         self.run_worker(self._reply(user_id, restore_text), group=REPLY_GROUP, exclusive=True,
                         exit_on_error=False)
 
     async def _reply(self, user_id: int, restore_text: str | None) -> None:
+        self._reply_running = True
+        try:
+            await self._stream(user_id, restore_text)
+        finally:
+            self.replying = self._reply_running = False
+
+    async def _stream(self, user_id: int, restore_text: str | None) -> None:
         session = self.session
         try:
+            # the reply view is mounted while the request is on its way (`on_start`)
             await session.stream_reply(user_id, on_start=self._reply_started,
                                        on_chunk=self._reply_chunk, on_finish=self._reply_finished)
         except (ServerUnavailable, ModelNotFound) as error:
@@ -219,12 +230,14 @@ class ChatScreen(Screen):
             await self.reply_view.append(content, thinking)
 
     async def _reply_finished(self, outcome: ReplyOutcome) -> None:
+        self._reply_running = False  # the stream is over: nothing left for Esc to stop
         view, self.reply_view = self.reply_view, None
+        # before the view's last text, so that one layout takes in both
+        self.query_one(StatsBar).show(streaming=False,
+                                      stats=outcome.stats if outcome.stats else False)
         if view is not None:
             error = str(outcome.error) if outcome.status == STATUS_ERROR and outcome.error else ""
             await view.finish(outcome.status, outcome.stats, error)
-        self.query_one(StatsBar).show(streaming=False,
-                                      stats=outcome.stats if outcome.stats else False)
 
     # ------------------------------------------------------------------ actions
     def action_send(self) -> None:
@@ -234,7 +247,9 @@ class ChatScreen(Screen):
 
     def action_stop(self) -> None:
         if self.streaming:
-            self.workers.cancel_group(self, REPLY_GROUP)
+            # a worker cancelled before its first step would never clear `replying`
+            if self._reply_running:
+                self.workers.cancel_group(self, REPLY_GROUP)
         elif self.editing_id is not None:
             self.editing_id = None
             self.prompt.clear()

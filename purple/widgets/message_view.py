@@ -176,11 +176,12 @@ class MessageView(Vertical, can_focus=True):
         if self._flush_timer is not None:
             self._flush_timer.stop()
             self._flush_timer = None
-        await self._flush()
+        # status first: it is laid out together with the last text, in one pass of the reply
         if self.thinking:
             self._refresh_thinking()
         self.message.status = status
         self._show_status(status, stats, error)
+        await self._flush()
 
     @property
     def streaming(self) -> bool:

@@ -13,6 +13,14 @@ from purple.store import STATUS_COMPLETE, STATUS_ERROR, STATUS_STOPPED, Store
 from .fakes import FakeClient, final_chunk
 
 
+async def until(condition, what: str) -> None:
+    for _ in range(1000):  # 10 s at most
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
 def make(tmp_path, client, **chat):
     store = Store(tmp_path / "db")
     chat_id = store.create_chat(model="polski-mini", **chat)
@@ -30,6 +38,61 @@ async def test_reply_stats_from_final_chunk(tmp_path):
     assert (stats.tokens, stats.tokens_per_s, stats.total_s) == (50, 25.0, 3.0)
     assert stats.context_used == 150 and stats.context_full and stats.num_ctx == 128
     assert ReplyStats.from_dict(store.get_message(outcome.message_id).stats) == stats
+
+
+async def test_request_goes_out_while_on_start_runs_and_early_chunks_are_shown(tmp_path):
+    """The reply view is mounted beside the request: chunks that come first are saved at
+    once and handed on, in order, when `on_start` is done; `on_finish` comes after both."""
+    client = FakeClient([["a", "b", "c"]])
+    store, session = make(tmp_path, client)
+    mounted = asyncio.Event()
+    events = []
+
+    async def on_start(message):
+        events.append(("start", message.id))
+        await mounted.wait()
+        events.append(("mounted", client.requests != [],
+                       store.get_message(message.id).content))
+
+    task = asyncio.create_task(session.stream_reply(
+        session.send_target("q"), on_start=on_start,
+        on_chunk=lambda c, t: events.append(("chunk", c)),
+        on_finish=lambda outcome: events.append(("finish", outcome.status))))
+    await until(lambda: store.active_path(session.chat_id)[-1].content == "abc",
+                "chunks saved before the view is ready")
+    assert not task.done()  # the reply waits for its view
+    mounted.set()
+    outcome = await task
+    assert outcome.status == STATUS_COMPLETE
+    reply_id = outcome.message_id
+    assert events[0] == ("start", reply_id)
+    assert events[1] == ("mounted", True, "abc")  # sent and saved before the view was ready
+    assert "".join(e[1] for e in events if e[0] == "chunk") == "abc"
+    assert events[-1] == ("finish", STATUS_COMPLETE)
+
+
+async def test_stop_before_the_view_is_ready_still_shows_and_finishes_it(tmp_path):
+    client = FakeClient([["x"] * 100], delay=0.01)
+    store, session = make(tmp_path, client)
+    mounted = asyncio.Event()
+    shown, finished = [], []
+
+    async def on_start(message):
+        await mounted.wait()
+
+    task = asyncio.create_task(session.stream_reply(
+        session.send_target("q"), on_start=on_start, on_chunk=lambda c, t: shown.append(c),
+        on_finish=finished.append))
+    await until(lambda: len(store.active_path(session.chat_id)[-1].content) >= 3, "chunks")
+    task.cancel()
+    await until(lambda: client.closed_streams == 1, "the stream closed")
+    assert not task.done() and finished == []  # it waits for the view
+    mounted.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    reply = store.active_path(session.chat_id)[-1]
+    assert reply.status == STATUS_STOPPED and "".join(shown) == reply.content
+    assert [o.status for o in finished] == [STATUS_STOPPED]
 
 
 async def test_cancel_closes_stream_and_marks_stopped(tmp_path):
