@@ -37,6 +37,7 @@ from training.engines.torch_engine import TorchEngine  # noqa: E402
 from training.loader import TokenWindows  # noqa: E402
 from training.model import GPT  # noqa: E402
 from training.schedule import lr_at  # noqa: E402
+from training.train import cap_gpu_memory  # noqa: E402
 
 
 def synthetic_tokens(vocab: int, n_tokens: int, seed: int = 0) -> np.ndarray:
@@ -77,9 +78,8 @@ def build(name: str, train: dict, max_steps: int, seed: int = 0):
     if device.type == "cuda":
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
-        total = torch.cuda.get_device_properties(device).total_memory
-        gb = config.train.max_gpu_memory_gb
-        torch.cuda.set_per_process_memory_fraction(min(1.0, gb * 2**30 / total) if gb else 1.0, device)
+        torch.cuda.set_per_process_memory_fraction(1.0, device)
+        cap_gpu_memory(device, config.train.max_gpu_memory_gb)  # as the trainer does it
     torch.manual_seed(seed)
     model = GPT(config.model)
     return config, TorchEngine(config, model, device), device

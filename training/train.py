@@ -93,7 +93,8 @@ def cap_gpu_memory(device: torch.device, gb: float | None) -> None:
     peaks at 11.2 GiB allocated does not fail on fragmentation under a 12 GiB cap (measured: out of memory at step 3)."""
     if device.type == "cuda" and gb:
         if "expandable_segments" not in os.environ.get("PYTORCH_CUDA_ALLOC_CONF", ""):
-            torch.cuda.memory._set_allocator_settings("expandable_segments:True")
+            setter = getattr(torch._C, "_accelerator_setAllocatorSettings", None) or torch.cuda.memory._set_allocator_settings
+            setter("expandable_segments:True")
         total = torch.cuda.get_device_properties(device).total_memory
         torch.cuda.set_per_process_memory_fraction(min(1.0, gb * 2**30 / total), device)
 
