@@ -63,7 +63,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX messages_parent ON messages(parent_id);
     CREATE VIRTUAL TABLE messages_fts USING fts5(body, tokenize = 'unicode61 remove_diacritics 2');
     """,
+    # version 2: start-up finds replies a crash interrupted without reading every message
+    """
+    CREATE INDEX messages_streaming ON messages(status) WHERE status = 'streaming';
+    """,
 ]
+# a literal, not a parameter: SQLite uses a partial index only when it can see the query implies its WHERE
+INTERRUPTED_QUERY = f"SELECT id FROM messages WHERE status = '{STATUS_STREAMING}'"
 
 _EXTRA_FOLDS = str.maketrans({"ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "ß": "ss"})
 
@@ -183,9 +189,7 @@ class Store:
         return self.db.execute("PRAGMA user_version").fetchone()[0]
 
     def _recover_interrupted(self) -> None:
-        rows = self.db.execute(
-            "SELECT id FROM messages WHERE status = ?", (STATUS_STREAMING,)
-        ).fetchall()
+        rows = self.db.execute(INTERRUPTED_QUERY).fetchall()
         for (message_id,) in rows:
             self.finish_message(message_id, STATUS_INTERRUPTED)
 

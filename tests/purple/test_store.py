@@ -173,3 +173,11 @@ def test_discard_message_restores_leaf(store):
     a = store.add_message(chat, u, "assistant", "")
     store.discard_message(a)
     assert store.get_chat(chat).current_leaf == u
+
+
+def test_start_up_finds_interrupted_replies_through_an_index(tmp_path):
+    store = Store(tmp_path / "db")
+    from purple.store import INTERRUPTED_QUERY
+
+    plan = " ".join(row[-1] for row in store.db.execute("EXPLAIN QUERY PLAN " + INTERRUPTED_QUERY))
+    assert "messages_streaming" in plan
