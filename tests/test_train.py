@@ -228,3 +228,28 @@ def test_per_block_compile_with_accumulation_trains_like_eager():
             losses[compiled].append(total / 2)
     assert losses[True] == pytest.approx(losses[False], rel=1e-4)
     assert losses[True][-1] < losses[True][0]
+
+
+@pytest.mark.slow
+def test_fused_adamw_bf16_is_the_eager_update_in_one_kernel():
+    """The compiled update (what runs on CUDA) computes what the eager one does: exactly with round-to-nearest,
+    and with stochastic rounding each weight lands on one of the two bf16 neighbours of the fp32 result."""
+    from training.engines.optim import AdamWBF16
+
+    torch.manual_seed(0)
+    start, grad = torch.randn(256, 64), torch.randn(256, 64) * 1e-2
+    results = {}
+    for fused in (False, True):
+        for sr in (False, True):
+            p = torch.nn.Parameter(start.to(torch.bfloat16))
+            p.grad = grad.to(torch.bfloat16)
+            AdamWBF16([p], lr=1e-3, weight_decay=0.1, stochastic_rounding=sr, fused=fused).step()
+            results[fused, sr] = p.detach().float()
+    assert torch.equal(results[True, False], results[False, False])
+    exact = torch.nn.Parameter(start.to(torch.bfloat16).float())
+    exact.grad = grad.to(torch.bfloat16).float()
+    AdamWBF16([exact], lr=1e-3, weight_decay=0.1, stochastic_rounding=False, fused=False).step()
+    below = exact.detach().to(torch.bfloat16).float()
+    ulp = (below.abs() * 2**-7).clamp(min=2**-126)
+    assert ((results[True, True] - exact.detach()).abs() <= ulp).all()
+    assert not torch.equal(results[True, True], results[True, False])  # some weights rounded the other way
