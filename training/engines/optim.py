@@ -8,6 +8,8 @@ each byte once is what keeps this optimizer from costing a third of the step (me
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from training.config import Config
@@ -24,11 +26,6 @@ def stochastic_round(src: torch.Tensor) -> torch.Tensor:
     return ((bits + noise) & -65536).view(torch.float32)
 
 
-def stochastic_round_(dst: torch.Tensor, src: torch.Tensor) -> None:
-    """dst (bf16) <- src (fp32) rounded stochastically."""
-    dst.copy_(stochastic_round(src))
-
-
 def adamw_update_(w, g, m, v, hyper, stochastic: bool) -> None:
     """One AdamW update of flat tensors w, m, v (bf16 or fp32) from g; maths in fp32.
     hyper: fp32 tensor [lr, beta1, beta2, bias_correction1, bias_correction2, eps, weight_decay] (a tensor,
@@ -42,14 +39,9 @@ def adamw_update_(w, g, m, v, hyper, stochastic: bool) -> None:
         dst.copy_(stochastic_round(src) if stochastic and dst.dtype == torch.bfloat16 else src)
 
 
-_compiled_update = None
-
-
+@functools.cache
 def fused_adamw_update():
-    global _compiled_update
-    if _compiled_update is None:
-        _compiled_update = torch.compile(adamw_update_, dynamic=True, fullgraph=True)
-    return _compiled_update
+    return torch.compile(adamw_update_, dynamic=True, fullgraph=True)
 
 
 class AdamWBF16(torch.optim.Optimizer):
