@@ -43,6 +43,11 @@ NOTES = """## notes
 TARGETS = {"val": {"tokens_per_word": 1.45, "chars_per_token": 4.8}, "ntrex": {"tokens_per_word": 1.50}}
 
 
+def measured_texts(corpus: Path) -> dict[str, list[str]]:
+    """The texts fertility is measured on: the corpus validation split and the NTREX news sentences."""
+    return {"val": read_texts(corpus), "ntrex": read_texts(SHARED / "eval" / "heldout-text" / "ntrex128-pol.jsonl")}
+
+
 def crossing(sweep: list[dict], anchor: float) -> str:
     """The vocab size (interpolated) at which ours reaches `anchor` tokens/word, as text."""
     points = sorted((r["vocab_size"], r["tokens_per_word"]) for r in sweep)
@@ -62,7 +67,7 @@ def main() -> None:
     parser.add_argument("--sweep-sample", type=int, default=150_000, help="lines of the train split each sweep tokenizer sees")
     args = parser.parse_args()
 
-    texts = {"val": read_texts(args.corpus), "ntrex": read_texts(SHARED / "eval" / "heldout-text" / "ntrex128-pol.jsonl")}
+    texts = measured_texts(args.corpus)
     others = [load_any_tokenizer(SHARED / "tokenizers" / p) for p in COMPARE]
     ours = load_any_tokenizer(args.tokenizer)
     ours.name = f"polski ({args.tokenizer.name})"

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from provenance import provenance  # noqa: E402
-from tokenizer_fertility import SHARED  # noqa: E402
+from tokenizer_fertility import measured_texts  # noqa: E402
 from training.atomic import write_json, write_text  # noqa: E402
 from training.config import TokenizerConfig  # noqa: E402
 from training.tokenizer import (  # noqa: E402
@@ -27,7 +27,6 @@ from training.tokenizer import (  # noqa: E402
     fertility,
     load_any_tokenizer,
     markdown_table,
-    read_texts,
     sample_units,
     trainer_settings,
 )
@@ -52,7 +51,7 @@ def main() -> None:
     parser.add_argument("--vocab-size", type=int, default=32000)
     args = parser.parse_args()
 
-    texts = {"val": read_texts(args.corpus), "ntrex": read_texts(SHARED / "eval" / "heldout-text" / "ntrex128-pol.jsonl")}
+    texts = measured_texts(args.corpus)
     config = TokenizerConfig(vocab_size=args.vocab_size, sample_sentences=args.sample)
     units = sample_units(_iter_texts(args.corpus), config)
     rows: dict[str, list[dict]] = {name: [] for name in texts}
