@@ -37,7 +37,13 @@ from training.engines.torch_engine import TorchEngine  # noqa: E402
 from training.loader import TokenWindows  # noqa: E402
 from training.model import GPT  # noqa: E402
 from training.schedule import lr_at  # noqa: E402
-from training.train import cap_gpu_memory  # noqa: E402
+from training.train import cap_gpu_memory, set_attention_backend  # noqa: E402
+
+KERNEL_KINDS = {  # first match wins; names of CUDA kernels as the profiler reports them
+    "attention": ("flash", "fmha", "cudnn", "sdpa", "attention"),
+    "matmul": ("gemm", "nvjet", "xmma", "cutlass", "sm90", "ampere_bf16", "matmul"),
+    "copy/fill": ("memcpy", "memset", "copy", "fill", "cat"),
+}
 
 
 def synthetic_tokens(vocab: int, n_tokens: int, seed: int = 0) -> np.ndarray:
@@ -80,6 +86,7 @@ def build(name: str, train: dict, max_steps: int, seed: int = 0):
         torch.cuda.reset_peak_memory_stats()
         torch.cuda.set_per_process_memory_fraction(1.0, device)
         cap_gpu_memory(device, config.train.max_gpu_memory_gb)  # as the trainer does it
+        set_attention_backend(device, config.train.attention_backend)
     torch.manual_seed(seed)
     model = GPT(config.model)
     return config, TorchEngine(config, model, device), device
@@ -110,6 +117,27 @@ def run_steps(config, engine, device, source, steps: int, warmup: int):
     return losses, tokens / dt, dt / steps
 
 
+def profile_steps(config, engine, device, source, steps: int = 2) -> dict:
+    """GPU time per step by kernel kind (matmul, attention, copy/fill, other) and the 12 costliest kernels."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        run_steps(config, engine, device, source, steps, 0)
+    kinds: dict[str, float] = {}
+    kernels = []
+    for event in prof.key_averages():
+        us = getattr(event, "device_time_total", None) or getattr(event, "cuda_time_total", 0)
+        if not us or event.key.startswith("ProfilerStep"):
+            continue
+        name = event.key.lower()
+        kind = next((k for k, words in KERNEL_KINDS.items() if any(w in name for w in words)), "other")
+        kinds[kind] = kinds.get(kind, 0.0) + us / 1e3 / steps
+        kernels.append((us / 1e3 / steps, event.key[:90], kind))
+    kernels.sort(reverse=True)
+    return {"ms_per_step": {k: round(v, 1) for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])},
+            "top_kernels": [{"ms": round(ms, 2), "kernel": name, "kind": kind} for ms, name, kind in kernels[:12]]}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
@@ -120,6 +148,8 @@ def main(argv=None) -> int:
     ap.add_argument("--micro-batch-size", type=int, default=None)
     ap.add_argument("--only", nargs="*", help="scenario names to run")
     ap.add_argument("--bins", help="BINS_DIR to train on instead of synthetic tokens")
+    ap.add_argument("--attention", choices=["auto", "flash", "cudnn", "efficient"], help="train.attention_backend for every scenario")
+    ap.add_argument("--profile", action="store_true", help="after timing, profile 2 steps: GPU time by kernel kind")
     args = ap.parse_args(argv)
     steps = args.steps or (2 if args.smoke else 30)
     warmup = args.warmup if args.warmup is not None else (1 if args.smoke else 8)
@@ -127,6 +157,8 @@ def main(argv=None) -> int:
     todo = scenarios(args.smoke, args.micro_batch_size)
     if args.only:
         todo = {k: v for k, v in todo.items() if k in args.only}
+    if args.attention:
+        todo = {k: (name, {**train, "attention_backend": args.attention}) for k, (name, train) in todo.items()}
 
     device = torch.device("cpu" if args.smoke else "cuda")
     peak = measure_peak_flops(device)
@@ -158,7 +190,11 @@ def main(argv=None) -> int:
                        mfu=tok_s * model.flops_per_token() / peak if peak else None,
                        mfu_6N_all=tok_s * (6 * model.num_params() + 12 * config.model.n_layers * config.model.d_model
                                            * config.model.context_length) / peak if peak else None,
-                       gpu_mem_gb=torch.cuda.max_memory_reserved() / 2**30 if dev.type == "cuda" else None)
+                       gpu_mem_gb=torch.cuda.max_memory_reserved() / 2**30 if dev.type == "cuda" else None,
+                       alloc_retries=torch.cuda.memory_stats().get("num_alloc_retries") if dev.type == "cuda" else None)
+            if args.profile and dev.type == "cuda":
+                row["profile"] = profile_steps(config, engine, dev, source)
+                print(json.dumps(row["profile"], indent=1))
         except torch.cuda.OutOfMemoryError as err:
             row["error"] = f"out of memory: {str(err).splitlines()[0][:200]}"
         finally:
@@ -166,7 +202,8 @@ def main(argv=None) -> int:
             gc.collect()
         results["scenarios"][label] = row
         print(f"{label:16s} " + (row.get("error") or f"{row['tokens_per_s']:>12,.0f} tok/s  mfu {row['mfu'] or float('nan'):.3f}  "
-                                 f"mfu_6N_all {row['mfu_6N_all'] or float('nan'):.3f}  mem {row['gpu_mem_gb'] or float('nan'):.1f} GiB"))
+                                 f"mfu_6N_all {row['mfu_6N_all'] or float('nan'):.3f}  mem {row['gpu_mem_gb'] or float('nan'):.1f} GiB  "
+                                 f"alloc retries {row.get('alloc_retries')}"))
 
     if compare_steps:
         results["comparison"] = compare(todo, compare_steps, tokens_for, args.smoke)

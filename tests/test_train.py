@@ -40,7 +40,7 @@ def test_loss_falls_and_the_run_dir_is_complete(data, tmp_path):
     assert len(losses) == 40 and [r["step"] for r in train] == list(range(1, 41))
     assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.8
     first = train[0]
-    assert set(first) >= {"loss", "lr", "grad_norm", "tokens_per_s", "mfu", "tokens_seen", "gpu_mem_gb", "loss_scale", "max_steps"}
+    assert set(first) >= {"loss", "lr", "grad_norm", "tokens_per_s", "mfu", "tokens_seen", "gpu_mem_gb", "alloc_retries", "loss_scale", "max_steps"}
     assert first["mfu"] is None and first["tokens_seen"] == 4 * 128
     (ev,) = read_metrics(tmp_path / "run" / "metrics.jsonl", "eval")
     assert ev["val_bpb"] == pytest.approx(ev["val_loss"] / math.log(2) / (3061 / 1591), rel=0.05)

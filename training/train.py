@@ -99,6 +99,16 @@ def cap_gpu_memory(device: torch.device, gb: float | None) -> None:
         torch.cuda.set_per_process_memory_fraction(min(1.0, gb * 2**30 / total), device)
 
 
+def set_attention_backend(device: torch.device, backend: str) -> None:
+    """Leaves only the chosen fused SDPA kernel on (math stays as the fallback for shapes it cannot take)."""
+    if device.type != "cuda" or backend == "auto":
+        return
+    torch.backends.cuda.enable_flash_sdp(backend == "flash")
+    torch.backends.cuda.enable_cudnn_sdp(backend == "cudnn")
+    torch.backends.cuda.enable_mem_efficient_sdp(backend == "efficient")
+    torch.backends.cuda.enable_math_sdp(True)
+
+
 def prepare_run_dir(run_dir: Path, config: Config, tokenizer_dir: Path | None) -> None:
     """config.toml and tokenizer/ make a RUN_DIR self-contained."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -144,6 +154,7 @@ def train(
     if world > 1 and t.engine == "torch" and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     cap_gpu_memory(device, t.max_gpu_memory_gb)
+    set_attention_backend(device, t.attention_backend)
     seed_everything(t.seed + rank)
 
     from training.engines import make_engine
@@ -262,10 +273,12 @@ def train(
             tokens_per_s = x.numel() * n_micro * world / dt
             mfu = tokens_per_s * model.flops_per_token(x.size(1)) / peak if peak else None
             gpu_mem = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+            # allocations that hit the memory limit, freed the cache (a device sync) and retried: slow steps under a cap
+            retries = torch.cuda.memory_stats(device).get("num_alloc_retries", 0) if device.type == "cuda" else None
             if writer:
                 writer.log("train", step, loss=loss_value, lr=lr, grad_norm=stats.grad_norm, tokens_per_s=tokens_per_s,
-                           mfu=mfu, tokens_seen=tokens_seen, gpu_mem_gb=gpu_mem, loss_scale=stats.loss_scale,
-                           max_steps=t.max_steps)
+                           mfu=mfu, tokens_seen=tokens_seen, gpu_mem_gb=gpu_mem, alloc_retries=retries,
+                           loss_scale=stats.loss_scale, max_steps=t.max_steps)
                 if step % t.log_interval == 0 or step == t.max_steps:
                     per_step = (time.perf_counter() - session_start) / session_steps
                     gnorm = f"{stats.grad_norm:.2f}" if stats.grad_norm is not None else "-"
