@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import shlex
 import sys
 import tempfile
 import time
@@ -56,9 +57,8 @@ def previous_results(path: Path, vocab_size: int, sample: int, texts) -> dict | 
     if not path.is_file():
         return None
     old = json.loads(path.read_text(encoding="utf-8"))
-    if old.get("vocab_size") != vocab_size or old.get("sample_paragraphs") != sample or set(old.get("results", {})) != set(texts):
-        return None
-    return old
+    same = (old.get("vocab_size"), old.get("sample_paragraphs"), set(old.get("results", {}))) == (vocab_size, sample, set(texts))
+    return old if same else None
 
 
 def hand_written_tail(path: Path, table_names) -> str:
@@ -115,14 +115,16 @@ def main() -> None:
     import sentencepiece
 
     json_path, md_path = RESULTS / "tokenizer_variants.json", RESULTS / "tokenizer_variants.md"
-    run = provenance("tokenizer_variants", {"sentencepiece": sentencepiece.__version__})
+    run = provenance("tokenizer_variants", {"sentencepiece": sentencepiece.__version__},
+                     [shlex.quote(a) for a in sys.argv[1:]])
     old = previous_results(json_path, args.vocab_size, len(units), texts) if args.only else None
     if args.only and old is None and json_path.is_file():
         print(f"{json_path} was measured at another vocab size, sample or on other texts: it now holds only this run's rows",
               file=sys.stderr)
     old = old or {}
     # when each row was measured: older files kept one date for all rows
-    old_runs = old.get("measured", {label: {"date": old.get("date"), "command": old.get("command")} for label in old.get("variants", {})})
+    old_runs = old.get("measured") or {label: {"date": old.get("date"), "command": old.get("command")}
+                                       for label in old.get("variants", {})}
     measured = {**old_runs, **{label: {"date": run["date"], "command": run["command"]} for label in chosen}}
     variants = {**old.get("variants", {}), **chosen}
     order = [label for label in VARIANTS if label in variants] + [label for label in variants if label not in VARIANTS]

@@ -8,6 +8,7 @@ Scenarios (each in the same process, against a bf16 matmul peak measured here wi
   1b3-uncapped-graph  the same with the whole model compiled as one graph (compile_scope = "model")
   1b3-cap12     inside max_gpu_memory_gb=12: bf16 weights + AdamW with stochastic rounding, full checkpointing, chunked loss
   1b3-cap12-rtn the same with round-to-nearest bf16 updates (the plain "bf16 AdamW" baseline)
+  1b3-cap12-accum8  the 12 GiB run as `polski-1b3` trains: 8 micro-batches a step, loss chunks of 4096
   mini          polski-mini tokens/s
 Then --compare-steps steps of training from the same init on the same batches: fp32-master (uncapped)
 against the two capped variants; the final loss (mean of the last 20 steps) should be within 1%.
@@ -73,6 +74,7 @@ def scenarios(smoke: bool, micro: int | None) -> dict[str, tuple[str, dict]]:
         "1b3-uncapped-graph": ("polski-1b3", {**gpu, "micro_batch_size": micro or 16, "compile_scope": "model"}),
         "1b3-cap12": ("polski-1b3", capped),
         "1b3-cap12-rtn": ("polski-1b3", {**capped, "stochastic_rounding": False}),
+        "1b3-cap12-accum8": ("polski-1b3", {**capped, "grad_accum_steps": 8, "loss_chunk_tokens": 4096}),
         "mini": ("polski-mini", {**gpu, "micro_batch_size": micro or 64, "compile_scope": "model"}),
     }
 
@@ -104,6 +106,8 @@ def run_steps(config, engine, device, source, steps: int, warmup: int):
         loss_sum = 0.0
         for m in range(config.train.grad_accum_steps):
             x, y = source.batch(step * config.train.grad_accum_steps + m)
+            if device.type == "cuda":  # as the trainer does
+                x, y = x.pin_memory(), y.pin_memory()
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
             loss = engine.forward(x, y, True)
             engine.backward(loss, config.train.grad_accum_steps, True, False)

@@ -87,9 +87,17 @@ class Block(nn.Module):
         self.ffn_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.feed_forward = FeedForward(cfg)
         self.drop = nn.Dropout(cfg.dropout)
-        self.checkpoint_ffn = False  # set by GPT.set_activation_checkpointing
+        self.recompute = False  # set by GPT.set_activation_checkpointing: the whole block
+        self.checkpoint_ffn = False  # the same: only the SwiGLU part
 
     def forward(self, x, cos, sin):
+        if self.recompute and self.training:
+            # inside forward, so that a compiled block has the recomputation in its own backward graph: its forward
+            # saves only the block's input, and no second compiled call per block runs in backward
+            return checkpoint(self._block, x, cos, sin, use_reentrant=False)
+        return self._block(x, cos, sin)
+
+    def _block(self, x, cos, sin):
         x = x + self.drop(self.attention(self.attention_norm(x), cos, sin))
         if self.checkpoint_ffn and self.training:
             return x + self.drop(checkpoint(self._ffn, x, use_reentrant=False))
@@ -110,7 +118,6 @@ class GPT(nn.Module):
         cos, sin = rope_cache(cfg.head_dim, cfg.context_length, cfg.rope_theta)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
-        self.checkpoint_blocks: set[int] = set()  # indices of blocks recomputed in backward
         self.loss_chunk_tokens = 0  # >0: loss computed in chunks without keeping full logits
         self.chunk_loss = chunk_loss_sum  # the engine swaps in a compiled one (fused: no fp32 logits in memory)
         self.reset_parameters()
@@ -133,8 +140,8 @@ class GPT(nn.Module):
     def set_activation_checkpointing(self, mode: str) -> None:
         """none; full: recompute every block in backward; selective: recompute only every block's SwiGLU,
         whose 3 x ffn_hidden activations are the largest share of a block's memory."""
-        self.checkpoint_blocks = set(range(len(self.layers))) if mode == "full" else set()
         for layer in self.layers:
+            layer.recompute = mode == "full"
             layer.checkpoint_ffn = mode == "selective"
 
     def hidden(self, idx: torch.Tensor) -> torch.Tensor:
@@ -144,11 +151,8 @@ class GPT(nn.Module):
             raise ValueError(f"sequence of {T} tokens is longer than context_length {self.config.context_length}")
         x = self.tok_embeddings(idx)
         cos, sin = self.rope_cos[:T], self.rope_sin[:T]
-        for i, layer in enumerate(self.layers):
-            if i in self.checkpoint_blocks and self.training:
-                x = checkpoint(layer, x, cos, sin, use_reentrant=False)
-            else:
-                x = layer(x, cos, sin)
+        for layer in self.layers:
+            x = layer(x, cos, sin)
         return self.norm(x)
 
     def forward(self, idx, targets=None):

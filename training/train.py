@@ -233,6 +233,8 @@ def train(
             for m in range(n_micro):
                 x, y = source.batch(micro)
                 micro += 1
+                if device.type == "cuda":  # a pageable copy would wait for the GPU to drain its queue each micro-batch
+                    x, y = x.pin_memory(), y.pin_memory()
                 x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
                 last = m == n_micro - 1
                 loss = engine.forward(x, y, last)

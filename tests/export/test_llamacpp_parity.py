@@ -22,7 +22,11 @@ TOKENIZER_CASES = [
     " ",
     "\n",
     "a",
+    "Nie wiem, czy to się uda i czy się nie zawiedzie, ale  się  nie\npoddam.",
 ]
+# Trained with split_by_whitespace=False, BPE pieces may cross word boundaries ("▁się▁w", "ła▁się"): issue #2's
+# candidate setting. The test prose yields no such piece at 512 pieces, 141 at 2048.
+SPAN_WORDS_VOCAB = 2048
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +42,36 @@ def tiny_ggufs(llama_cpp, random_run, untied_gqa_run, trained_run, tmp_path_fact
     return out
 
 
+@pytest.fixture(scope="module")
+def span_words_gguf(llama_cpp, tmp_path_factory):
+    """(GGUF, run) of a random polski-tiny whose tokenizer was trained with split_by_whitespace=False."""
+    from tests.export.conftest import make_run, tiny_config
+    from tests.polish_text import TEXT_FILE
+    from training import tokenizer
+    from training.config import TokenizerConfig
+    from training.model import GPT
+
+    root = tmp_path_factory.mktemp("span-words")
+    shipped = tokenizer.trainer_settings
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tokenizer, "trainer_settings", lambda c: {**shipped(c), "split_by_whitespace": False})
+        tok_config = TokenizerConfig(vocab_size=SPAN_WORDS_VOCAB, threads=1)
+        tok_dir = tokenizer.train_tokenizer(TEXT_FILE, root / "tokenizer", tok_config)
+    config = tiny_config(vocab_size=SPAN_WORDS_VOCAB)
+    config = config.model_copy(update={"tokenizer": config.tokenizer.model_copy(update={"vocab_size": tok_config.vocab_size})})
+    torch.manual_seed(0)
+    run = make_run(root / "run", tok_dir, GPT(config.model), config)
+    return export_model(run, root / "span-words.gguf", dtype="f32").path, run
+
+
+@pytest.fixture(params=["shipped", "pieces-span-words"])
+def tokenizer_gguf(request):
+    """(GGUF, run) for the shipped tokenizer settings and for pieces that span words."""
+    if request.param == "shipped":
+        return request.getfixturevalue("tiny_ggufs")["random-f32"], request.getfixturevalue("random_run")
+    return request.getfixturevalue("span_words_gguf")
+
+
 def _sp(run):
     from training.tokenizer import Tokenizer
 
@@ -45,25 +79,36 @@ def _sp(run):
 
 
 @pytest.mark.parametrize("text", TOKENIZER_CASES, ids=range(len(TOKENIZER_CASES)))
-def test_tokenization_matches_sentencepiece(tiny_ggufs, random_run, text):
+def test_tokenization_matches_sentencepiece(tokenizer_gguf, text):
     from training.export.llamacpp import open_gguf
 
-    tok = _sp(random_run)
-    with open_gguf(tiny_ggufs["random-f32"], vocab_only=True) as lm:
+    gguf, run = tokenizer_gguf
+    tok = _sp(run)
+    with open_gguf(gguf, vocab_only=True) as lm:
         assert lm.tokenize(text, add_special=False, parse_special=True) == tok.encode(text)
         assert lm.tokenize(text, add_special=True, parse_special=True) == [tok.bos_id] + tok.encode(text)
         assert lm.detokenize(tok.encode(text)) == tok.decode(tok.encode(text))
 
 
-def test_tokenization_of_the_whole_polish_text(tiny_ggufs, random_run):
+def test_tokenization_of_the_whole_polish_text(tokenizer_gguf):
     from tests.polish_text import polish_paragraphs
     from training.export.llamacpp import open_gguf
 
-    tok = _sp(random_run)
-    with open_gguf(tiny_ggufs["random-f32"], vocab_only=True) as lm:
+    gguf, run = tokenizer_gguf
+    tok = _sp(run)
+    with open_gguf(gguf, vocab_only=True) as lm:
         paragraphs = polish_paragraphs()
         mismatched = [p for p in paragraphs if lm.tokenize(p) != tok.encode(p)]
         assert not mismatched, f"{len(mismatched)}/{len(paragraphs)} paragraphs differ, first: {mismatched[0][:80]!r}"
+
+
+def test_span_words_tokenizer_uses_pieces_across_words(span_words_gguf):
+    """Guards the parity tests above against a vocab too small to hold any piece across a word boundary."""
+    from tests.polish_text import polish_paragraphs
+
+    tok = _sp(span_words_gguf[1])
+    across = {i for p in polish_paragraphs() for i in tok.encode(p) if "▁" in tok.piece(i).lstrip("▁")}
+    assert len(across) >= 20, [tok.piece(i) for i in across]
 
 
 def _windows(run, n: int, length: int) -> list[list[int]]:

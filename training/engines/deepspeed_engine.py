@@ -18,15 +18,19 @@ def deepspeed_config(config: Config, world: int = 1) -> dict:
     t, o = config.train, config.optim
     zero: dict = {"stage": t.zero_stage, "overlap_comm": True, "contiguous_gradients": True,
                   "reduce_bucket_size": 200_000_000, "allgather_bucket_size": 200_000_000}
+    optimizer_params = {"lr": o.lr, "betas": [o.beta1, o.beta2], "eps": o.eps, "weight_decay": o.weight_decay}
     if t.offload_optimizer:
-        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": True}
+        zero["offload_optimizer"] = {"device": "cpu", "pin_memory": True}  # DeepSpeed's CPU Adam (a C++ JIT build)
+    else:
+        # torch's fused AdamW on DeepSpeed's fp32 partitions: DeepSpeed's own FusedAdam is a JIT CUDA build that needs
+        # nvcc and fails on some arch lists (measured: `ValueError: invalid literal for int() ... '0a'` for sm_90a)
+        optimizer_params.update(torch_adam=True, fused=True)
     return {
         "train_micro_batch_size_per_gpu": t.micro_batch_size,
         "gradient_accumulation_steps": t.grad_accum_steps,
         "train_batch_size": t.micro_batch_size * t.grad_accum_steps * world,
         "gradient_clipping": o.grad_clip,
-        "optimizer": {"type": "AdamW", "params": {"lr": o.lr, "betas": [o.beta1, o.beta2], "eps": o.eps,
-                                                  "weight_decay": o.weight_decay}},
+        "optimizer": {"type": "AdamW", "params": optimizer_params},
         "zero_optimization": zero,
         "bf16": {"enabled": t.precision == "bf16"},
         "fp16": {"enabled": t.precision == "fp16", "loss_scale": 0, "initial_scale_power": 16,
