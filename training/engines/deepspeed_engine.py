@@ -92,8 +92,28 @@ class DeepSpeedEngine(Engine):
     def _named(self):
         return [(n, p) for n, p in self.ds.module.named_parameters() if p.requires_grad]
 
+    def _link_optimizer_state(self) -> None:
+        """DeepSpeed links each parameter's view of the optimizer state after its first step, for every param group
+        at once, but torch's AdamW creates a group's state only when it steps that group: the later groups were
+        linked to nothing (measured: `exp_avg not found in optimizer state fragment` at the first checkpoint).
+        Missing state is created (zeros, as AdamW would) and the views linked again; also before a resume's load."""
+        zero = self.optimizer
+        if not hasattr(zero, "_lazy_init_hp_params_optimizer_state"):
+            return
+        base = getattr(zero, "optimizer", zero)
+        for group in base.param_groups:
+            on_device = group.get("fused") or group.get("capturable")
+            for flat in group["params"]:
+                if not base.state[flat]:
+                    base.state[flat] = {"step": torch.zeros((), dtype=torch.float32, device=flat.device if on_device else "cpu"),
+                                        "exp_avg": torch.zeros_like(flat), "exp_avg_sq": torch.zeros_like(flat)}
+        zero._hp_optimizer_states_linked = False
+        zero._lazy_init_hp_params_optimizer_state()
+
     def state_dict(self) -> dict:
         from deepspeed.utils import safe_get_full_optimizer_state
+
+        self._link_optimizer_state()
 
         moments = {key: {n: safe_get_full_optimizer_state(p, key).float().cpu() for n, p in self._named()}
                    for key in ("exp_avg", "exp_avg_sq")}
@@ -109,13 +129,14 @@ class DeepSpeedEngine(Engine):
     def load_state_dict(self, state: dict) -> None:
         from deepspeed.utils import safe_set_full_optimizer_state
 
+        self._link_optimizer_state()
         for key, values in state["moments"].items():
             for n, p in self._named():
                 safe_set_full_optimizer_state(p, values[n].to(self.device), key)
         base = getattr(self.optimizer, "optimizer", self.optimizer)
         for s in base.state.values():
             if "step" in s:
-                s["step"] = torch.tensor(float(state["step"])) if torch.is_tensor(s["step"]) else state["step"]
+                s["step"] = torch.full_like(s["step"], float(state["step"])) if torch.is_tensor(s["step"]) else state["step"]
         for g in base.param_groups:
             if "step" in g:
                 g["step"] = state["step"]
