@@ -23,8 +23,9 @@ from training.metrics import latest_per_step, read_metrics  # noqa: E402
 WINDOW = 20
 
 
-def losses(run_dir: Path) -> dict[int, float]:
-    records = latest_per_step(read_metrics(run_dir / "metrics.jsonl", "train"))
+def losses(run: Path) -> dict[int, float]:
+    """run: a run dir, or a metrics.jsonl file (as kept in benchmarks/results/runs/)."""
+    records = latest_per_step(read_metrics(run if run.is_file() else run / "metrics.jsonl", "train"))
     return {r["step"]: r["loss"] for r in records if r.get("loss") is not None}
 
 
@@ -81,14 +82,17 @@ def plot(path: Path, curves: dict[str, dict[int, float]]) -> None:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("runs", nargs="+", type=Path, help="run dirs; the first is the reference")
+    ap.add_argument("runs", nargs="+", type=Path, help="run dirs or metrics.jsonl files; the first is the reference")
     ap.add_argument("--out", required=True, type=Path, help="output path without extension")
     ap.add_argument("--device", help="where the runs trained (recorded in the results)")
     args = ap.parse_args(argv)
     if len(args.runs) < 2:
         ap.error("give a reference run and at least one run to compare")
-    curves = {run.name: losses(run) for run in args.runs}
-    ref_name = args.runs[0].name
+    def label(run: Path) -> str:
+        return run.name.removesuffix(".metrics.jsonl") if run.is_file() else run.name
+
+    curves = {label(run): losses(run) for run in args.runs}
+    ref_name = label(args.runs[0])
     rows = {name: compare(curves[ref_name], curve) for name, curve in curves.items() if name != ref_name}
     result = {**provenance("loss_comparison", {}, device=args.device), "reference": ref_name, "runs": rows}
     args.out.parent.mkdir(parents=True, exist_ok=True)

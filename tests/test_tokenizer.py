@@ -149,3 +149,23 @@ def test_train_cli_writes_a_loadable_tokenizer(tmp_path, capsys):
     rc = main(["tokenizer", "train", "--corpus", str(TEXT_FILE), "--out", str(tmp_path / "t"), "--vocab-size", "400", "--threads", "1"])
     assert rc == 0 and Tokenizer.load(tmp_path / "t").vocab_size == 400
     assert "400 pieces" in capsys.readouterr().out
+
+
+def test_pieces_span_words_cli_trains_word_pair_pieces(tmp_path):
+    """--pieces-span-words reaches SentencePiece: some pieces hold a space inside ("▁się▁nie"), and the round trip holds."""
+    from training.cli import main
+
+    args = ["tokenizer", "train", "--corpus", str(TEXT_FILE), "--vocab-size", "2048", "--threads", "1"]
+    assert main([*args, "--out", str(tmp_path / "span"), "--pieces-span-words"]) == 0
+    assert main([*args, "--out", str(tmp_path / "plain")]) == 0
+
+    def inner_space_pieces(name):
+        tok = Tokenizer.load(tmp_path / name)
+        return tok, [p for p in (tok.sp.id_to_piece(i) for i in range(tok.vocab_size)) if "▁" in p.strip("▁")]
+
+    span, spanning = inner_space_pieces("span")
+    _, plain_spanning = inner_space_pieces("plain")
+    assert len(spanning) >= 20 and plain_spanning == []
+    text = "Nie wiem, czy się nie mylę:  żółw\tźrebię 2024 🙂"
+    assert span.decode(span.encode(text)) == text
+    assert json.loads((tmp_path / "span" / "tokenizer.json").read_text())["training"]["split_by_whitespace"] is False

@@ -149,7 +149,7 @@ def trainer_settings(config: TokenizerConfig) -> dict:
         add_dummy_prefix=False,
         remove_extra_whitespaces=False,
         allow_whitespace_only_pieces=True,
-        split_by_whitespace=True,
+        split_by_whitespace=not config.pieces_span_words,
         max_sentence_length=config.max_sentence_length,
         unk_id=SPECIAL["unk"], bos_id=SPECIAL["bos"], eos_id=SPECIAL["eos"], pad_id=SPECIAL["pad"],
         unk_piece="<unk>", bos_piece="<s>", eos_piece="</s>", pad_piece="<pad>",

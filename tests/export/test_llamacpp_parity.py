@@ -44,7 +44,7 @@ def tiny_ggufs(llama_cpp, random_run, untied_gqa_run, trained_run, tmp_path_fact
 
 @pytest.fixture(scope="module")
 def span_words_gguf(llama_cpp, tmp_path_factory):
-    """(GGUF, run) of a random polski-tiny whose tokenizer was trained with split_by_whitespace=False."""
+    """(GGUF, run) of a random polski-tiny whose tokenizer was trained with pieces_span_words (split_by_whitespace=False)."""
     from tests.export.conftest import make_run, tiny_config
     from tests.polish_text import TEXT_FILE
     from training import tokenizer
@@ -52,11 +52,8 @@ def span_words_gguf(llama_cpp, tmp_path_factory):
     from training.model import GPT
 
     root = tmp_path_factory.mktemp("span-words")
-    shipped = tokenizer.trainer_settings
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(tokenizer, "trainer_settings", lambda c: {**shipped(c), "split_by_whitespace": False})
-        tok_config = TokenizerConfig(vocab_size=SPAN_WORDS_VOCAB, threads=1)
-        tok_dir = tokenizer.train_tokenizer(TEXT_FILE, root / "tokenizer", tok_config)
+    tok_config = TokenizerConfig(vocab_size=SPAN_WORDS_VOCAB, threads=1, pieces_span_words=True)
+    tok_dir = tokenizer.train_tokenizer(TEXT_FILE, root / "tokenizer", tok_config)
     config = tiny_config(vocab_size=SPAN_WORDS_VOCAB)
     config = config.model_copy(update={"tokenizer": config.tokenizer.model_copy(update={"vocab_size": tok_config.vocab_size})})
     torch.manual_seed(0)

@@ -16,6 +16,8 @@ def register(subparsers) -> None:
     train.add_argument("--sample-sentences", type=int, dest="sample_sentences", help="tokenizer.sample_sentences")
     train.add_argument("--seed", type=int, help="tokenizer.seed")
     train.add_argument("--threads", type=int, help="tokenizer.threads (0: all cores)")
+    train.add_argument("--pieces-span-words", action="store_const", const=True, dest="pieces_span_words",
+                       help="tokenizer.pieces_span_words: frequent word pairs become single pieces")
     train.set_defaults(func=run_train)
 
     report = sub.add_parser("report", help="fertility and chars per token on a text, next to other tokenizers")
@@ -34,7 +36,7 @@ def tokenizer_settings(args: argparse.Namespace):
     from training.config import TokenizerConfig, load_config
     from training.errors import ConfigError
 
-    keys = ("vocab_size", "sample_sentences", "seed", "threads")
+    keys = ("vocab_size", "sample_sentences", "seed", "threads", "pieces_span_words")
     overrides = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
     if args.config:
         base = load_config(args.config).tokenizer.model_dump()
