@@ -79,6 +79,23 @@ def test_alerts_nan_stall_val_rising_spike(tmp_path):
     assert "stalled" not in {a.kind for a in alerts(r.data, now=51.0, rules=AlertRules(stall_minutes=10))}
 
 
+def test_alloc_retries_alert_counts_only_recent_retries(tmp_path):
+    """alloc_retries is a running count: 40 retries long ago are quiet, 6 in the last 100 steps warn."""
+    path = tmp_path / "metrics.jsonl"
+    counts = [40] * 150 + [40 + max(0, s - 193) for s in range(150, 200)]  # +1 a step from step 194: +6
+    path.write_text("".join(_line(step=s, time=float(s), kind="train", loss=3.0, alloc_retries=c) for s, c in enumerate(counts)))
+    r = MetricsReader(path)
+    r.poll()
+    found = [a for a in alerts(r.data, now=200.0) if a.kind == "alloc_retries"]
+    assert len(found) == 1 and "6 times" in found[0].message and "micro_batch_size" in found[0].message
+    assert not [a for a in alerts(r.data, now=200.0, rules=AlertRules(alloc_retries=7)) if a.kind == "alloc_retries"]
+    quiet = tmp_path / "quiet.jsonl"
+    quiet.write_text("".join(_line(step=s, time=float(s), kind="train", loss=3.0, alloc_retries=40) for s in range(200)))
+    r = MetricsReader(quiet)
+    r.poll()
+    assert not [a for a in alerts(r.data, now=200.0) if a.kind == "alloc_retries"]
+
+
 def test_progress_and_eta():
     r = MetricsReader(DATA)
     r.poll()

@@ -13,7 +13,7 @@ from training.monitor.reader import RunData
 @dataclass(frozen=True)
 class Alert:
     level: str  # "error" | "warning"
-    kind: str  # "nan" | "spike" | "stalled" | "gpu_memory" | "val_rising"
+    kind: str  # "nan" | "spike" | "stalled" | "gpu_memory" | "alloc_retries" | "val_rising"
     message: str
 
 
@@ -24,6 +24,8 @@ class AlertRules:
     spike_window: int = 100
     gpu_memory_fraction: float = 0.95
     val_rising_evals: int = 3  # this many consecutive rises of val_loss
+    alloc_retries: int = 5  # allocator retries (memory cap reached, cache freed: a GPU sync each) within...
+    alloc_retry_steps: int = 100  # ...this many recent steps
 
 
 def _finite(v) -> bool:
@@ -118,6 +120,15 @@ def alerts(data: RunData, now: float, rules: AlertRules = AlertRules(), gpus: li
     for g in gpus or []:
         if g.memory_total and g.memory_used / g.memory_total >= rules.gpu_memory_fraction:
             out.append(Alert("warning", "gpu_memory", f"GPU {g.index} memory {g.memory_used / g.memory_total:.0%} full"))
+
+    steps, retries = series(data.train, "alloc_retries")  # a running count
+    if steps:
+        since = next(i for i, st in enumerate(steps) if st >= steps[-1] - rules.alloc_retry_steps)
+        recent = retries[-1] - (retries[since - 1] if since else 0.0)
+        if recent >= rules.alloc_retries:
+            out.append(Alert("warning", "alloc_retries", f"the memory cap was hit {recent:.0f} times in the last "
+                             f"{rules.alloc_retry_steps} steps (each frees the cache and syncs the GPU): lower "
+                             "train.micro_batch_size or train.loss_chunk_tokens"))
 
     _, vals = series(data.evals, "val_loss")
     k = rules.val_rising_evals
