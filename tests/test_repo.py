@@ -28,6 +28,17 @@ def test_shipped_configs_load(name):
     assert config.model.vocab_size == config.tokenizer.vocab_size
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "benchmarks" / "configs").glob("*.toml")), ids=lambda p: p.stem)
+def test_benchmark_configs_load_and_fit_their_budget(path):
+    """The variant configs the GPU scripts take (a stale key would fail only on the GPU machine)."""
+    from training.model import GPT
+
+    config = load_config(str(path))
+    assert config.model.vocab_size == config.tokenizer.vocab_size
+    if config.model.name == "polski-mini":
+        assert GPT(config.model).num_params() <= 40_000_000
+
+
 def test_unknown_key_is_an_error_naming_it():
     with pytest.raises(ConfigError, match=r"model\.n_layer: unknown key"):
         parse_config({"model": {"n_layer": 2, "n_layers": 2, "d_model": 8, "n_heads": 2, "ffn_hidden": 8, "context_length": 8}})
