@@ -14,7 +14,7 @@ cache="${POLSKI_CACHE:-$HOME/.cache/polski}"
 mkdir -p "$cache"
 
 # 1. System packages (apt-get update only when something is missing).
-apt_packages=(python3 python3-venv python3-pip python3-dev build-essential cmake git curl unzip xz-utils
+apt_packages=(python3 python3-venv python3-pip python3-dev build-essential cmake git curl unzip xz-utils zstd
               nlohmann-json3-dev libstb-dev tmux)
 missing=()
 for p in "${apt_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
