@@ -104,7 +104,7 @@ class TrainConfig(Strict):
     param_dtype: Literal["fp32", "bf16"] = "fp32"
     stochastic_rounding: bool = True
     loss_chunk_tokens: int = Field(0, ge=0)  # 0: whole-batch logits
-    # scaled_dot_product_attention kernel on CUDA; auto: PyTorch's choice (flash), cudnn: cuDNN's fused attention
+    # scaled_dot_product_attention kernel on CUDA; auto: PyTorch's choice (cuDNN on H100/H200 with torch 2.11)
     # (benchmarks/attention_backends.py measures them at the polski-1b3 shape)
     attention_backend: Literal["auto", "flash", "cudnn", "efficient"] = "auto"
     peak_tflops: float | None = Field(None, gt=0)  # MFU denominator; None: measured on the GPU at start

@@ -104,9 +104,10 @@ class DeepSpeedEngine(Engine):
         for group in base.param_groups:
             on_device = group.get("fused") or group.get("capturable")
             for flat in group["params"]:
-                if not base.state[flat]:
-                    base.state[flat] = {"step": torch.zeros((), dtype=torch.float32, device=flat.device if on_device else "cpu"),
-                                        "exp_avg": torch.zeros_like(flat), "exp_avg_sq": torch.zeros_like(flat)}
+                if not base.state[flat]:  # torch's AdamW counts steps in a tensor, DeepSpeed's CPU Adam in an int
+                    step = (torch.zeros((), dtype=torch.float32, device=flat.device if on_device else "cpu")
+                            if isinstance(base, torch.optim.AdamW) else 0)
+                    base.state[flat] = {"step": step, "exp_avg": torch.zeros_like(flat), "exp_avg_sq": torch.zeros_like(flat)}
         zero._hp_optimizer_states_linked = False
         zero._lazy_init_hp_params_optimizer_state()
 
