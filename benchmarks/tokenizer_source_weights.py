@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import heapq
-import io
 import math
 import random
 import sys
@@ -27,7 +26,14 @@ from tokenizer_fertility import measured_texts  # noqa: E402
 from training.atomic import write_json, write_text  # noqa: E402
 from training.config import TokenizerConfig  # noqa: E402
 from training.corpus.readers import iter_corpus_records  # noqa: E402
-from training.tokenizer import _split_long, fertility, load_any_tokenizer, trainer_settings, training_units  # noqa: E402
+from training.tokenizer import (  # noqa: E402
+    _split_long,
+    fertility,
+    load_any_tokenizer,
+    train_model_bytes,
+    trainer_settings,
+    training_units,
+)
 
 CONTEMPORARY = ("sejm-stenogramy", "sejm-interpelacje", "openstax-pl", "kodeksy-tekst-jednolity", "kkzn-biuletyny")
 SAMPLE, SEED = 150_000, 1234
@@ -71,8 +77,6 @@ def val_parts(corpus: Path, texts: dict) -> dict[str, list[str]]:
 
 
 def main() -> None:
-    import sentencepiece as spm
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=ROOT / "work" / "polski-mini" / "corpus")
     ap.add_argument("--weights", type=float, nargs="+", default=[1, 3, 6, 20])
@@ -85,11 +89,8 @@ def main() -> None:
         for weight in args.weights:
             units, share = weighted_sample(args.corpus, weight)
             start = time.perf_counter()
-            model = io.BytesIO()
-            spm.SentencePieceTrainer.train(sentence_iterator=iter(units), model_writer=model, num_threads=2, minloglevel=2,
-                                           **trainer_settings(config))
             path = Path(tmp) / f"w{weight:g}.model"
-            path.write_bytes(model.getvalue())
+            path.write_bytes(train_model_bytes(units, trainer_settings(config), threads=2))
             tok = load_any_tokenizer(path)
             row = {"weight": weight, "contemporary_chars": round(share, 3), "train_s": round(time.perf_counter() - start, 1),
                    "tokens_per_word": {name: round(fertility(tok, t)["tokens_per_word"], 3) for name, t in texts.items()}}

@@ -12,7 +12,6 @@ Needs ../shared/data for the NTREX news text.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import shlex
 import sys
@@ -33,6 +32,7 @@ from training.tokenizer import (  # noqa: E402
     load_any_tokenizer,
     markdown_table,
     sample_units,
+    train_model_bytes,
     trainer_settings,
 )
 
@@ -73,8 +73,6 @@ def hand_written_tail(path: Path, table_names) -> str:
 
 
 def main() -> None:
-    import sentencepiece as spm
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=ROOT / "work" / "polski-mini" / "corpus")
     parser.add_argument("--sample", type=int, default=150_000, help="train paragraphs every variant sees")
@@ -93,11 +91,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for label, overrides in chosen.items():
             start = time.perf_counter()
-            model = io.BytesIO()
-            spm.SentencePieceTrainer.train(sentence_iterator=iter(units), model_writer=model, num_threads=2, minloglevel=2,
-                                           **{**trainer_settings(config), **overrides})
             path = Path(tmp) / f"{len(seconds)}.model"
-            path.write_bytes(model.getvalue())
+            path.write_bytes(train_model_bytes(units, {**trainer_settings(config), **overrides}, threads=2))
             tok = load_any_tokenizer(path)
             tok.name = label
             seconds[label] = round(time.perf_counter() - start, 1)

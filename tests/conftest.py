@@ -42,6 +42,16 @@ def ollama_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> tuple[Path, Path]:
+    """(BINS_DIR, TOKENIZER_DIR) of the Polish test prose, for trainer tests."""
+    from tests.polish_text import build_tiny_bins, build_tiny_tokenizer
+
+    root = tmp_path_factory.mktemp("tiny-data")
+    tok = build_tiny_tokenizer(root)
+    return build_tiny_bins(root, tok), tok
+
+
+@pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """A polski-tiny RUN_DIR made by our own trainer in a few seconds: pretrained on the Polish test prose,
     then chat-tuned (`polski sft`) to continue a paragraph after ChatML's assistant turn."""

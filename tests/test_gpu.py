@@ -5,7 +5,6 @@ Marked gpu: CI has no GPU; run them on a GPU machine with `pytest -m gpu tests/t
 import pytest
 import torch
 
-from tests.polish_text import build_tiny_bins, build_tiny_tokenizer
 from training.config import load_config
 from training.metrics import latest_per_step, read_metrics
 from training.train import pretrain
@@ -19,16 +18,9 @@ def train_losses(run_dir) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in latest_per_step(read_metrics(run_dir / "metrics.jsonl", "train"))}
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("gpu-data")
-    tok = build_tiny_tokenizer(root)
-    return build_tiny_bins(root, tok), tok
-
-
-def test_memory_switches_train_inside_a_cap(data, tmp_path):
+def test_memory_switches_train_inside_a_cap(tiny_data, tmp_path):
     """bf16 weights + stochastic-rounding AdamW, full recomputation in compiled blocks, chunked loss, a 1 GiB cap."""
-    bins, tok = data
+    bins, tok = tiny_data
     config = load_config("polski-tiny", {"train": {
         **QUIET, "device": "cuda", "precision": "bf16", "param_dtype": "bf16", "activation_checkpointing": "full",
         "compile": True, "max_gpu_memory_gb": 1, "loss_chunk_tokens": 64, "micro_batch_size": 8, "grad_accum_steps": 2,
@@ -42,9 +34,9 @@ def test_memory_switches_train_inside_a_cap(data, tmp_path):
     assert (tmp_path / "run" / "checkpoints" / "latest").read_text().strip() == "step-000040"
 
 
-def test_deepspeed_zero2_saves_and_resumes_where_it_stopped(data, tmp_path):
+def test_deepspeed_zero2_saves_and_resumes_where_it_stopped(tiny_data, tmp_path):
     pytest.importorskip("deepspeed")
-    bins, tok = data
+    bins, tok = tiny_data
     overrides = {**QUIET, "engine": "deepspeed", "zero_stage": 2, "device": "cuda", "precision": "bf16",
                  "micro_batch_size": 4, "grad_accum_steps": 2, "checkpoint_interval": 3}
     optim = {"schedule": "constant", "warmup_steps": 0}  # the lr must not depend on where the first run stopped

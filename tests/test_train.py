@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.polish_text import build_tiny_bins, build_tiny_tokenizer
+from tests.polish_text import build_tiny_tokenizer
 from training.checkpoint import load_checkpoint
 from training.config import load_config, parse_config
 from training.errors import CheckpointError, ConfigError, DataError
@@ -24,15 +24,8 @@ def tiny_config(**train):
     return load_config("polski-tiny", {"train": {**base, **train}})
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    tok = build_tiny_tokenizer(root)
-    return build_tiny_bins(root, tok), tok
-
-
-def test_loss_falls_and_the_run_dir_is_complete(data, tmp_path):
-    bins, tok = data
+def test_loss_falls_and_the_run_dir_is_complete(tiny_data, tmp_path):
+    bins, tok = tiny_data
     cfg = tiny_config(max_steps=40, eval_interval=40, sample_tokens=4, sample_prompts=["Polska jest"])
     out = pretrain(cfg, bins, tmp_path / "run", tok, console=lambda s: None)
     train = read_metrics(tmp_path / "run" / "metrics.jsonl", "train")
@@ -53,8 +46,8 @@ def test_loss_falls_and_the_run_dir_is_complete(data, tmp_path):
     assert ckpt.meta["step"] == 40 and ckpt.meta["data_position"] == 40 and ckpt.meta["val_loss"] == ev["val_loss"]
 
 
-def test_nan_loss_is_skipped_and_logged(data, tmp_path):
-    bins, tok = data
+def test_nan_loss_is_skipped_and_logged(tiny_data, tmp_path):
+    bins, tok = tiny_data
     pretrain(tiny_config(max_steps=6), bins, tmp_path / "run", tok, faults=Faults(frozenset({3})), console=lambda s: None)
     events = read_metrics(tmp_path / "run" / "metrics.jsonl", "event")
     assert [(e["step"], e["event"]) for e in events if e["event"] == "nan_skipped"] == [(3, "nan_skipped")]
@@ -64,8 +57,8 @@ def test_nan_loss_is_skipped_and_logged(data, tmp_path):
     assert train[2]["loss"] is None and train[2]["grad_norm"] is None and math.isfinite(train[5]["loss"])
 
 
-def test_consecutive_skips_stop_with_the_last_good_checkpoint_intact(data, tmp_path):
-    bins, tok = data
+def test_consecutive_skips_stop_with_the_last_good_checkpoint_intact(tiny_data, tmp_path):
+    bins, tok = tiny_data
     cfg = tiny_config(max_steps=20, checkpoint_interval=2, max_consecutive_skips=3)
     with pytest.raises(TrainingStopped, match="step 7: 3 consecutive steps skipped.*step-000006"):
         pretrain(cfg, bins, tmp_path / "run", tok, faults=Faults(frozenset(range(5, 20))), console=lambda s: None)
@@ -74,8 +67,8 @@ def test_consecutive_skips_stop_with_the_last_good_checkpoint_intact(data, tmp_p
     assert read_metrics(tmp_path / "run" / "metrics.jsonl", "event")[-1]["event"] == "stopped"
 
 
-def test_fp16_with_dynamic_loss_scaling_runs_on_cpu(data, tmp_path):
-    bins, tok = data
+def test_fp16_with_dynamic_loss_scaling_runs_on_cpu(tiny_data, tmp_path):
+    bins, tok = tiny_data
     out = pretrain(tiny_config(max_steps=4, precision="fp16"), bins, tmp_path / "run", tok, console=lambda s: None)
     train = read_metrics(tmp_path / "run" / "metrics.jsonl", "train")
     assert all(r["loss_scale"] is not None and r["loss_scale"] > 1 for r in train)
@@ -83,8 +76,8 @@ def test_fp16_with_dynamic_loss_scaling_runs_on_cpu(data, tmp_path):
     assert load_checkpoint(tmp_path / "run").train_state["engine"]["scaler"]["scale"] > 1
 
 
-def test_existing_run_without_resume_is_refused(data, tmp_path):
-    bins, tok = data
+def test_existing_run_without_resume_is_refused(tiny_data, tmp_path):
+    bins, tok = tiny_data
     pretrain(tiny_config(max_steps=1), bins, tmp_path / "run", tok, console=lambda s: None)
     with pytest.raises(CheckpointError, match="--resume"):
         pretrain(tiny_config(max_steps=2), bins, tmp_path / "run", tok, console=lambda s: None)
@@ -94,8 +87,8 @@ def test_existing_run_without_resume_is_refused(data, tmp_path):
         pretrain(parse_config(wider), bins, tmp_path / "run", tok, resume=True, console=lambda s: None)
 
 
-def test_bins_of_another_tokenizer_are_refused(data, tmp_path):
-    bins, _ = data
+def test_bins_of_another_tokenizer_are_refused(tiny_data, tmp_path):
+    bins, _ = tiny_data
     other = build_tiny_tokenizer(tmp_path, vocab_size=400)
     with pytest.raises(DataError, match="tokenizer"):
         pretrain(tiny_config(), bins, tmp_path / "run", other, console=lambda s: None)

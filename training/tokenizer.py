@@ -160,6 +160,19 @@ def trainer_settings(config: TokenizerConfig) -> dict:
     )
 
 
+def train_model_bytes(units: list[str], settings: dict, threads: int, quiet: bool = True) -> bytes:
+    """A SentencePiece model proto trained on `units` with `settings` (see trainer_settings).
+
+    Training from an iterator into memory keeps temp paths out of the model proto,
+    so the same sample and settings give a byte-identical tokenizer.model."""
+    import sentencepiece as spm
+
+    model = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(units), model_writer=model, num_threads=threads,
+                                   minloglevel=2 if quiet else 0, **settings)
+    return model.getvalue()
+
+
 def train_tokenizer(sources, out_dir: Path | str, config: TokenizerConfig | None = None, quiet: bool = True,
                     texts: Iterable[str] | None = None) -> Path:
     """Trains a TOKENIZER_DIR from a CORPUS_DIR or text files (`sources`), or from strings (`texts`, sources None)."""
@@ -172,14 +185,8 @@ def train_tokenizer(sources, out_dir: Path | str, config: TokenizerConfig | None
     units = sample_units(texts if sources is None else _iter_texts(sources), config)
     settings = trainer_settings(config)
     threads = config.threads or os.cpu_count() or 1
-    model = io.BytesIO()
     try:
-        # Training from an iterator into memory keeps temp paths out of the model proto,
-        # so the same sample and settings give a byte-identical tokenizer.model.
-        spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(units), model_writer=model, num_threads=threads,
-            minloglevel=2 if quiet else 0, **settings,
-        )
+        model_bytes = train_model_bytes(units, settings, threads, quiet)
     except RuntimeError as err:
         if "smaller than required_chars" in str(err):
             fix = "use a larger --vocab-size (256 byte pieces and every frequent character need a slot)"
@@ -187,8 +194,8 @@ def train_tokenizer(sources, out_dir: Path | str, config: TokenizerConfig | None
             fix = "use more text or a smaller --vocab-size"
         raise DataError(f"SentencePiece could not train a {config.vocab_size}-piece vocab on {len(units)} paragraphs: {fix}") from None
     with atomic_dir(out_dir) as tmp:
-        (tmp / MODEL_FILE).write_bytes(model.getvalue())
-        sp = spm.SentencePieceProcessor(model_proto=model.getvalue())
+        (tmp / MODEL_FILE).write_bytes(model_bytes)
+        sp = spm.SentencePieceProcessor(model_proto=model_bytes)
         vocab = "".join(f"{sp.id_to_piece(i)}\t{sp.get_score(i):g}\n" for i in range(sp.get_piece_size()))
         (tmp / "tokenizer.vocab").write_text(vocab, encoding="utf-8")
         meta = {
