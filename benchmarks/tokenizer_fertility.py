@@ -1,6 +1,7 @@
 """Tokenizer fertility on Polish: ours next to GPT-2, Llama 2, cl100k and PoLitBert, plus a vocab-size sweep.
 
     python benchmarks/tokenizer_fertility.py --corpus work/polski-mini/corpus --tokenizer work/polski-mini/tokenizer
+        [work/polski-mini-span32k/tokenizer ...] [--sweep-span-words]
 
 Texts: the corpus val split and NTREX-128 (../shared/data/eval/heldout-text/ntrex128-pol.jsonl).
 The sweep trains tokenizers of several sizes on one seeded sample of the corpus train split and reports
@@ -39,6 +40,8 @@ NOTES = """## notes
   NFKC normalization that turns newlines into spaces) does not, and it pays nothing for newlines.
 - Digits are split one a piece (`split_digits`), which costs on numbers, dates and article numbers.
 - The corpus is 19th-century prose, statutes and parliament; NTREX is contemporary news.
+- `pieces_span_words` (SentencePiece `split_by_whitespace=false`) lets frequent word pairs be one piece; see
+  `tokenizer_variants.md` for what it costs, and `tokenizer_source_weights.md` for why NTREX barely moves.
 """
 TARGETS = {"val": {"tokens_per_word": 1.45, "chars_per_token": 4.8}, "ntrex": {"tokens_per_word": 1.50}}
 
@@ -62,30 +65,39 @@ def crossing(sweep: list[dict], anchor: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=ROOT / "work" / "polski-mini" / "corpus")
-    parser.add_argument("--tokenizer", type=Path, default=ROOT / "work" / "polski-mini" / "tokenizer")
+    parser.add_argument("--tokenizer", type=Path, nargs="+", default=[ROOT / "work" / "polski-mini" / "tokenizer"],
+                        help="our TOKENIZER_DIRs, each shown as polski (its parent dir)")
+    parser.add_argument("--sweep-span-words", action="store_true", help="also sweep with tokenizer.pieces_span_words")
     parser.add_argument("--sweep", type=int, nargs="*", default=[8000, 16000, 24000, 32000, 48000])
     parser.add_argument("--sweep-sample", type=int, default=150_000, help="lines of the train split each sweep tokenizer sees")
     args = parser.parse_args()
 
     texts = measured_texts(args.corpus)
     others = [load_any_tokenizer(SHARED / "tokenizers" / p) for p in COMPARE]
-    ours = load_any_tokenizer(args.tokenizer)
-    ours.name = f"polski ({args.tokenizer.name})"
-    tables = {name: [fertility(tok, t) for tok in [ours, *others]] for name, t in texts.items()}
+    ours = []
+    for path in args.tokenizer:
+        ours.append(load_any_tokenizer(path))
+        ours[-1].name = f"polski ({path.resolve().parent.name})"
+    tables = {name: [fertility(tok, t) for tok in [*ours, *others]] for name, t in texts.items()}
 
-    sweep: dict[str, list[dict]] = {name: [] for name in texts}
-    train_seconds = {}
+    settings = {"shipped settings": False, **({"pieces span words": True} if args.sweep_span_words else {})}
+    sweeps: dict[str, dict[str, list[dict]]] = {label: {name: [] for name in texts} for label in settings}
+    train_seconds: dict[str, dict[int, float]] = {label: {} for label in settings}
     with tempfile.TemporaryDirectory() as tmp:
-        for vocab in args.sweep:
-            start = time.perf_counter()
-            config = TokenizerConfig(vocab_size=vocab, sample_sentences=args.sweep_sample)
-            tok = load_any_tokenizer(train_tokenizer(args.corpus, Path(tmp) / str(vocab), config))
-            train_seconds[vocab] = round(time.perf_counter() - start, 1)
-            tok.name = f"sweep {vocab}"
-            for name, t in texts.items():
-                sweep[name].append(fertility(tok, t))
-            print(f"sweep {vocab}: {train_seconds[vocab]} s, val {sweep['val'][-1]['tokens_per_word']:.3f} tokens/word", flush=True)
-    crossings = {name: {r["tokenizer"]: crossing(sweep[name], r["tokens_per_word"]) for r in tables[name][1:]} for name in texts}
+        for label, span in settings.items():
+            for vocab in args.sweep:
+                start = time.perf_counter()
+                config = TokenizerConfig(vocab_size=vocab, sample_sentences=args.sweep_sample, pieces_span_words=span)
+                tok = load_any_tokenizer(train_tokenizer(args.corpus, Path(tmp) / f"{span}-{vocab}", config))
+                train_seconds[label][vocab] = round(time.perf_counter() - start, 1)
+                tok.name = f"sweep {vocab}"
+                for name, t in texts.items():
+                    sweeps[label][name].append(fertility(tok, t))
+                print(f"{label} {vocab}: {train_seconds[label][vocab]} s, val "
+                      f"{sweeps[label]['val'][-1]['tokens_per_word']:.3f} tokens/word", flush=True)
+    crossings = {label: {name: {"target": crossing(sweep[name], TARGETS[name]["tokens_per_word"]),
+                                **{r["tokenizer"]: crossing(sweep[name], r["tokens_per_word"]) for r in tables[name][len(ours):]}}
+                         for name in texts} for label, sweep in sweeps.items()}
 
     import sentencepiece
     import tiktoken
@@ -97,7 +109,7 @@ def main() -> None:
         "texts": {name: {"docs": len(t), "chars": sum(map(len, t))} for name, t in texts.items()},
         "targets": TARGETS,
         "results": tables,
-        "sweep": {"sample_lines": args.sweep_sample, "train_seconds": train_seconds, "results": sweep},
+        "sweep": {"sample_lines": args.sweep_sample, "train_seconds": train_seconds, "results": sweeps},
         "vocab_to_match": crossings,
     }
     write_json(ROOT / "benchmarks" / "results" / "tokenizer_fertility.json", result)
@@ -106,11 +118,12 @@ def main() -> None:
           "tokens/word: tokens per whitespace-separated word (lower is better); chars/token: higher is better.\n"]
     for name, rows in tables.items():
         md.append(f"## {name} ({result['texts'][name]['chars']:,} chars; targets {TARGETS[name]})\n\n{markdown_table(rows)}")
-    md.append(f"## vocab sweep ({args.sweep_sample:,} sampled train paragraphs each)\n")
-    for name in texts:
-        md.append(f"### {name}\n\n{markdown_table(sweep[name])}")
-        md.append("vocab size at which ours matches: " + ", ".join(
-            f"{k} {v}" for k, v in crossings[name].items()) + "\n")
+    for label, sweep in sweeps.items():
+        md.append(f"## vocab sweep, {label} ({args.sweep_sample:,} sampled train paragraphs each)\n")
+        for name in texts:
+            md.append(f"### {name}\n\n{markdown_table(sweep[name])}")
+            md.append("vocab size at which ours matches: " + ", ".join(
+                f"{k} {v}" for k, v in crossings[label][name].items()) + "\n")
     md.append(NOTES)
     write_text(ROOT / "benchmarks" / "results" / "tokenizer_fertility.md", "\n".join(md))
     print("\n".join(md))
