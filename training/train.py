@@ -274,9 +274,12 @@ def train(
             session_steps += 1
             tokens_per_s = x.numel() * n_micro * world / dt
             mfu = tokens_per_s * model.flops_per_token(x.size(1)) / peak if peak else None
-            gpu_mem = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
-            # allocations that hit the memory limit, freed the cache (a device sync) and retried: slow steps under a cap
-            retries = torch.cuda.memory_stats(device).get("num_alloc_retries", 0) if device.type == "cuda" else None
+            gpu_mem = retries = None
+            if device.type == "cuda":
+                mem = torch.cuda.memory_stats(device)
+                gpu_mem = mem.get("allocated_bytes.all.peak", 0) / 2**30
+                # allocations that hit the memory limit, freed the cache (a device sync) and retried: slow steps under a cap
+                retries = mem.get("num_alloc_retries", 0)
             if writer:
                 writer.log("train", step, loss=loss_value, lr=lr, grad_norm=stats.grad_norm, tokens_per_s=tokens_per_s,
                            mfu=mfu, tokens_seen=tokens_seen, gpu_mem_gb=gpu_mem, alloc_retries=retries,
