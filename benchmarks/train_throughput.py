@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from training.config import load_config  # noqa: E402
 from training.engines.base import measure_peak_flops  # noqa: E402
 from training.engines.torch_engine import TorchEngine  # noqa: E402
-from training.loader import TokenWindows  # noqa: E402
+from training.loader import TokenWindows, to_device  # noqa: E402
 from training.model import GPT  # noqa: E402
 from training.schedule import lr_at  # noqa: E402
 from training.train import cap_gpu_memory, set_attention_backend  # noqa: E402
@@ -43,6 +43,7 @@ from training.train import cap_gpu_memory, set_attention_backend  # noqa: E402
 KERNEL_KINDS = {  # first match wins; names of CUDA kernels as the profiler reports them
     "attention": ("flash", "fmha", "cudnn", "sdpa", "attention"),
     "matmul": ("gemm", "nvjet", "xmma", "cutlass", "sm90", "ampere_bf16", "matmul"),
+    "elementwise (fused)": ("triton",),  # inductor's kernels; names like triton_..._to_copy_... are not copies
     "copy/fill": ("memcpy", "memset", "copy", "fill", "cat"),
 }
 
@@ -106,9 +107,7 @@ def run_steps(config, engine, device, source, steps: int, warmup: int):
         loss_sum = 0.0
         for m in range(config.train.grad_accum_steps):
             x, y = source.batch(step * config.train.grad_accum_steps + m)
-            if device.type == "cuda":  # as the trainer does
-                x, y = x.pin_memory(), y.pin_memory()
-            x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+            x, y = to_device(x, y, device)  # as the trainer does
             loss = engine.forward(x, y, True)
             engine.backward(loss, config.train.grad_accum_steps, True, False)
             loss_sum += loss.detach().float()

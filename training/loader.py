@@ -109,6 +109,14 @@ class IteratorSource:
         return torch.as_tensor(x, dtype=torch.long), torch.as_tensor(y, dtype=torch.long)
 
 
+def to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch on `device`; on CUDA through pinned memory, since a copy from pageable memory waits for the GPU
+    to drain its queue (measured: the GPU idle ~20% of a capped polski-1b3 micro-step)."""
+    if device.type == "cuda":
+        x, y = x.pin_memory(), y.pin_memory()
+    return x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+
+
 def as_batch_source(batches) -> BatchSource:
     return batches if hasattr(batches, "batch") else IteratorSource(batches)
 

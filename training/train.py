@@ -26,7 +26,7 @@ from training.checkpoint import find_checkpoint, load_checkpoint, rng_state, sav
 from training.config import Config, dump_config
 from training.evals.bpb import bpb_from_loss
 from training.errors import CheckpointError, ConfigError, PolskiError
-from training.loader import as_batch_source
+from training.loader import as_batch_source, to_device
 from training.metrics import MetricsWriter
 from training.schedule import lr_at
 
@@ -233,9 +233,7 @@ def train(
             for m in range(n_micro):
                 x, y = source.batch(micro)
                 micro += 1
-                if device.type == "cuda":  # a pageable copy would wait for the GPU to drain its queue each micro-batch
-                    x, y = x.pin_memory(), y.pin_memory()
-                x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+                x, y = to_device(x, y, device)
                 last = m == n_micro - 1
                 loss = engine.forward(x, y, last)
                 if faults is not None and step in faults.nan_loss_steps:
