@@ -108,3 +108,72 @@ def test_data_tokenize_cli(work, tok, capsys):
     assert rc == 0
     assert TokenBins(work / "cli-bins", "val").num_docs > 0
     assert f"tokenizer {tok.sha256[:8]}" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def two_source_bins(work, tok):
+    """Bins of a corpus built from two source files: old-style and contemporary paragraphs."""
+    from training.corpus.build import build_corpus
+
+    paragraphs = polish_paragraphs()
+    src = work / "two-sources"
+    src.mkdir()
+    for name, part in (("stare", paragraphs[::2]), ("nowe", paragraphs[1::2])):
+        (src / f"{name}.jsonl").write_text("".join(json.dumps({"text": p}, ensure_ascii=False) + "\n" for p in part),
+                                           encoding="utf-8")
+    corpus = build_corpus([src], work / "two-sources-corpus", CorpusConfig(min_chars=20, val_fraction=0.1),
+                          workers=1, progress=False)
+    return TokenBins(tokenize_corpus(corpus, tok.path, work / "two-sources-bins", workers=1), "train")
+
+
+def test_bins_record_each_documents_source(two_source_bins, tok):
+    names = two_source_bins.source_names
+    assert sorted(n.rsplit("/", 1)[-1] for n in names) == ["nowe.jsonl", "stare.jsonl"]
+    nowe = {p for p in polish_paragraphs()[1::2]}
+    sources = two_source_bins.doc_sources
+    assert len(sources) == two_source_bins.num_docs
+    for i in range(two_source_bins.num_docs):
+        text = tok.decode(two_source_bins.document(i)[1:-1])
+        assert names[sources[i]].endswith("nowe.jsonl") == (text in nowe)
+
+
+def test_source_weights_repeat_and_drop_documents(two_source_bins):
+    from training.loader import weighted_stream
+
+    bins = two_source_bins
+    is_new = np.array([bins.source_names[s].endswith("nowe.jsonl") for s in bins.doc_sources])
+    new_docs = [bins.document(i) for i in np.flatnonzero(is_new)]
+    stream, passes = weighted_stream(bins, {"*nowe*": 2.0, "*stare*": 0.0}, seed=1)
+    assert passes == 1 and np.array_equal(stream, np.concatenate(new_docs + new_docs))
+    assert weighted_stream(bins, {}, seed=1) == (bins.tokens, 1)
+
+
+def test_a_fractional_weight_spreads_every_document_over_passes(two_source_bins):
+    """0.5 shows each document in one pass of two (none is dropped); 1.5 once in one pass and twice in the other."""
+    from training.loader import weighted_stream
+
+    bins = two_source_bins
+    docs = [bins.document(i).tobytes() for i in range(bins.num_docs)]
+    is_new = [bins.source_names[s].endswith("nowe.jsonl") for s in bins.doc_sources]
+    stream, passes = weighted_stream(bins, {"*stare*": 0.5, "*nowe*": 1.5}, seed=1)
+    assert passes == 2
+    assert len(stream) == sum(len(d) // 2 * (3 if new else 1) for d, new in zip(docs, is_new))
+    text = stream.tobytes()
+    for d, new in zip(docs, is_new):
+        assert text.count(d) >= (3 if new else 1)  # every document is there, as often as its weight says
+    again, _ = weighted_stream(bins, {"*stare*": 0.5, "*nowe*": 1.5}, seed=1)
+    other, _ = weighted_stream(bins, {"*stare*": 0.5, "*nowe*": 1.5}, seed=2)
+    assert np.array_equal(stream, again) and not np.array_equal(stream, other)
+
+
+def test_source_weights_errors_name_the_fix(two_source_bins, bins):
+    from training.loader import weighted_stream
+
+    with pytest.raises(DataError, match=r"'\*gazety\*' matches no source.*nowe\.jsonl"):
+        weighted_stream(two_source_bins, {"*gazety*": 2.0}, seed=1)
+    with pytest.raises(DataError, match="leave no training documents"):
+        weighted_stream(two_source_bins, {"*.jsonl": 0.0}, seed=1)
+    old = TokenBins(bins, "train")
+    (old.dir / "train.src.npy").unlink()
+    with pytest.raises(DataError, match="re-run `polski data tokenize`"):
+        weighted_stream(TokenBins(bins, "train"), {"*": 1.0}, seed=1)

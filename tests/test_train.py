@@ -46,6 +46,16 @@ def test_loss_falls_and_the_run_dir_is_complete(tiny_data, tmp_path):
     assert ckpt.meta["step"] == 40 and ckpt.meta["data_position"] == 40 and ckpt.meta["val_loss"] == ev["val_loss"]
 
 
+def test_source_weights_reach_the_run_and_its_config(tiny_data, tmp_path):
+    bins, tok = tiny_data
+    cfg = tiny_config(max_steps=2, source_weights={"texts": 2.5})
+    lines = []
+    pretrain(cfg, bins, tmp_path / "run", tok, console=lines.append)
+    tokens = json.loads((bins / "manifest.json").read_text())["splits"]["train"]["tokens"]
+    assert f"source weights: {tokens:,} train tokens -> {int(tokens * 2.5):,} a pass, 2 pass(es) an epoch" in lines
+    assert load_config(tmp_path / "run" / "config.toml").train.source_weights == {"texts": 2.5}
+
+
 def test_nan_loss_is_skipped_and_logged(tiny_data, tmp_path):
     bins, tok = tiny_data
     pretrain(tiny_config(max_steps=6), bins, tmp_path / "run", tok, faults=Faults(frozenset({3})), console=lambda s: None)
@@ -101,6 +111,7 @@ def test_bins_of_another_tokenizer_are_refused(tiny_data, tmp_path):
     ({"offload_optimizer": True}, "needs engine"),
     ({"micro_batch_size": 0}, "train.micro_batch_size"),
     ({"activation_checkpointing": "some"}, "train.activation_checkpointing"),
+    ({"source_weights": {"*sejm*": -1.0}}, "train.source_weights: weights must be finite and >= 0"),
 ])
 def test_bad_train_settings_name_the_key(train, message):
     with pytest.raises(ConfigError, match=message):

@@ -5,11 +5,12 @@ unknown keys are errors, and a bad value is reported as one line naming the key.
 """
 from __future__ import annotations
 
+import math
 import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from training.errors import ConfigError
 
@@ -108,6 +109,17 @@ class TrainConfig(Strict):
     # (benchmarks/attention_backends.py measures them at the polski-1b3 shape)
     attention_backend: Literal["auto", "flash", "cudnn", "efficient"] = "auto"
     peak_tflops: float | None = Field(None, gt=0)  # MFU denominator; None: measured on the GPU at start
+    # data mix: glob over the bins' source names -> how many times each document of it is seen per epoch
+    # (0.5: each document in every other pass; unlisted sources weigh 1), e.g. {"*sejm-*" = 2.0, "*eltec*" = 0.5}
+    source_weights: dict[str, float] = {}
+
+    @field_validator("source_weights")
+    @classmethod
+    def _weights_non_negative(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: w for k, w in v.items() if not (w >= 0 and math.isfinite(w))}
+        if bad:
+            raise ValueError(f"weights must be finite and >= 0, got {bad}")
+        return v
 
     @property
     def tokens_per_step_factor(self) -> int:
@@ -315,4 +327,6 @@ def _toml_value(value) -> str:
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(k, ensure_ascii=False)} = {_toml_value(v)}" for k, v in value.items()) + " }"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")

@@ -1,7 +1,8 @@
 """Token bins: a corpus tokenized once into flat uint16 arrays that training memory-maps.
 
 BINS_DIR holds `{split}.bin` (each document is BOS ids... EOS), `{split}.idx.npy` (int64 start
-of each document) and `manifest.json` tying the bins to the exact tokenizer and corpus.
+of each document), `{split}.src.npy` (each document's source, an index into the manifest's `sources`)
+and `manifest.json` tying the bins to the exact tokenizer and corpus.
 """
 from __future__ import annotations
 
@@ -23,12 +24,12 @@ BATCH_CHARS = 4_000_000  # ...but whole novels are large: this bounds the ids he
 MANIFEST = "manifest.json"
 
 
-def _batches(texts: Iterable[str]) -> Iterator[list[str]]:
-    batch: list[str] = []
+def _batches(docs: Iterable[tuple[str, str]]) -> Iterator[list[tuple[str, str]]]:
+    batch: list[tuple[str, str]] = []
     chars = 0
-    for text in texts:
-        batch.append(text)
-        chars += len(text)
+    for doc in docs:
+        batch.append(doc)
+        chars += len(doc[0])
         if len(batch) == BATCH_DOCS or chars >= BATCH_CHARS:
             yield batch
             batch, chars = [], 0
@@ -36,26 +37,32 @@ def _batches(texts: Iterable[str]) -> Iterator[list[str]]:
         yield batch
 
 
-def _write_split(texts: Iterable[str], tokenizer: Tokenizer, out_dir: Path, split: str, threads: int) -> dict:
-    """Streams one split to `{split}.bin`; output does not depend on `threads` (encode is per document)."""
+def _write_split(docs: Iterable[tuple[str, str]], tokenizer: Tokenizer, out_dir: Path, split: str, threads: int,
+                 sources: dict[str, int]) -> dict:
+    """Streams one split of (text, source) to `{split}.bin`; output does not depend on `threads` (encode is per
+    document). `sources` numbers the source names across splits."""
     starts: list[int] = []
-    tokens = docs = nbytes = 0
+    doc_sources: list[int] = []
+    tokens = n_docs = nbytes = 0
     with open(out_dir / f"{split}.bin", "wb") as f:
-        for batch in _batches(texts):
-            for text, ids in zip(batch, tokenizer.encode_batch(batch, threads=threads)):
+        for batch in _batches(docs):
+            texts = [text for text, _ in batch]
+            for (text, source), ids in zip(batch, tokenizer.encode_batch(texts, threads=threads)):
                 starts.append(tokens)
+                doc_sources.append(sources.setdefault(source, len(sources)))
                 row = np.empty(len(ids) + 2, dtype=np.uint16)
                 row[0], row[-1] = tokenizer.bos_id, tokenizer.eos_id
                 row[1:-1] = ids
                 f.write(row.tobytes())
                 tokens += len(row)
-                docs += 1
+                n_docs += 1
                 nbytes += len(text.encode("utf-8"))
     np.save(out_dir / f"{split}.idx.npy", np.asarray(starts, dtype=np.int64))
-    return {"tokens": tokens, "docs": docs, "bytes": nbytes}
+    np.save(out_dir / f"{split}.src.npy", np.asarray(doc_sources, dtype=np.uint16))
+    return {"tokens": tokens, "docs": n_docs, "bytes": nbytes}
 
 
-def _tokenize(split_texts: dict[str, Iterable[str]], tokenizer_dir: Path | str, out_dir: Path | str,
+def _tokenize(split_docs: dict[str, Iterable[tuple[str, str]]], tokenizer_dir: Path | str, out_dir: Path | str,
               corpus_sha256: str, workers: int | None) -> Path:
     tokenizer = Tokenizer.load(tokenizer_dir)
     if tokenizer.vocab_size > 65536:
@@ -63,7 +70,8 @@ def _tokenize(split_texts: dict[str, Iterable[str]], tokenizer_dir: Path | str, 
     threads = workers or os.cpu_count() or 1
     out_dir = Path(out_dir)
     with atomic_dir(out_dir) as tmp:
-        splits = {split: _write_split(texts, tokenizer, tmp, split, threads) for split, texts in split_texts.items()}
+        sources: dict[str, int] = {}
+        splits = {split: _write_split(docs, tokenizer, tmp, split, threads, sources) for split, docs in split_docs.items()}
         manifest = {
             "version": 1,
             "tokenizer_sha256": tokenizer.sha256,
@@ -71,6 +79,7 @@ def _tokenize(split_texts: dict[str, Iterable[str]], tokenizer_dir: Path | str, 
             "corpus_manifest_sha256": corpus_sha256,
             "dtype": "uint16",
             "splits": splits,
+            "sources": list(sources),
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return out_dir
@@ -78,19 +87,19 @@ def _tokenize(split_texts: dict[str, Iterable[str]], tokenizer_dir: Path | str, 
 
 def tokenize_corpus(corpus_dir: Path | str, tokenizer_dir: Path | str, out_dir: Path | str, workers: int | None = None) -> Path:
     """CORPUS_DIR -> BINS_DIR, deterministic (same corpus and tokenizer give identical bytes)."""
-    from training.corpus.readers import corpus_shards, iter_corpus_texts
+    from training.corpus.readers import corpus_shards, iter_corpus_records
 
     corpus_dir = Path(corpus_dir)
     corpus_shards(corpus_dir, "train")  # raises a clear error when this is not a corpus dir
     corpus_sha = hashlib.sha256((corpus_dir / "manifest.json").read_bytes()).hexdigest()
-    texts = {split: iter_corpus_texts(corpus_dir, split) for split in SPLITS}
-    return _tokenize(texts, tokenizer_dir, out_dir, corpus_sha, workers)
+    docs = {split: ((r["text"], r.get("source", "")) for r in iter_corpus_records(corpus_dir, split)) for split in SPLITS}
+    return _tokenize(docs, tokenizer_dir, out_dir, corpus_sha, workers)
 
 
 def tokenize_texts(splits: dict[str, list[str]], tokenizer_dir: Path | str, out_dir: Path | str, workers: int | None = None) -> Path:
     """BINS_DIR straight from texts, e.g. `{"train": [...], "val": [...]}` (tests, small experiments)."""
     digest = hashlib.sha256(json.dumps(splits, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
-    return _tokenize({s: splits.get(s, []) for s in SPLITS}, tokenizer_dir, out_dir, digest, workers)
+    return _tokenize({s: [(text, "texts") for text in splits.get(s, [])] for s in SPLITS}, tokenizer_dir, out_dir, digest, workers)
 
 
 def read_manifest(bins_dir: Path | str) -> dict:
@@ -119,6 +128,15 @@ class TokenBins:
         # np.memmap cannot map an empty file
         self.tokens = np.memmap(path, dtype=np.uint16, mode="r") if self.num_tokens else np.zeros(0, dtype=np.uint16)
         self.doc_starts = np.load(self.dir / f"{split}.idx.npy")
+        self.source_names: list[str] = self.manifest.get("sources", [])
+
+    @property
+    def doc_sources(self) -> np.ndarray:
+        """Each document's index into `source_names`."""
+        path = self.dir / f"{self.split}.src.npy"
+        if not self.source_names or not path.is_file():
+            raise DataError(f"{self.dir} records no document sources (bins made before they were): re-run `polski data tokenize`")
+        return np.load(path)
 
     def __len__(self) -> int:
         return self.num_tokens

@@ -6,6 +6,7 @@ a checkpoint only needs the number of micro-batches consumed to resume bitwise (
 """
 from __future__ import annotations
 
+from fnmatch import fnmatch
 from functools import lru_cache
 from typing import Iterable, Iterator, Protocol
 
@@ -60,6 +61,40 @@ class TokenWindows:
 
     def epoch_of(self, micro_batches: int) -> float:
         return micro_batches * self.world * self.B / self.windows_per_epoch()
+
+
+def weighted_stream(bins, weights: dict[str, float], seed: int, max_passes: int = 20) -> tuple[np.ndarray, int]:
+    """(stream, passes): the train split with each document's share set by its source's weight (`train.source_weights`).
+
+    Keys are glob patterns over the source names the bins record (e.g. "*sejm-*"); unmatched sources weigh 1.
+    The stream spans the fewest passes P (at most `max_passes`) in which every weight w makes whole copies: each
+    document appears round(w * P) times, spread over the P passes (a seeded offset picks the passes of the
+    fractional copy), so a weight of 0.5 shows every document in one pass of two rather than dropping half of them.
+    """
+    if not weights:
+        return bins.tokens, 1
+    names, doc_sources = bins.source_names, bins.doc_sources
+    per_source = np.ones(len(names))
+    for pattern, weight in weights.items():
+        hits = [i for i, name in enumerate(names) if fnmatch(name, pattern)]
+        if not hits:
+            raise DataError(f"train.source_weights: {pattern!r} matches no source of the bins; their sources are {names}")
+        for i in hits:
+            if per_source[i] != 1.0 and per_source[i] != weight:
+                raise DataError(f"train.source_weights: {names[i]!r} matches two patterns with different weights")
+            per_source[i] = weight
+    passes = next((p for p in range(1, max_passes + 1) if np.allclose(per_source * p, np.round(per_source * p))), max_passes)
+    w = per_source[doc_sources]
+    whole = np.floor(w).astype(np.int64)
+    extra = np.round((w - whole) * passes).astype(np.int64)  # passes in which a document gets one more copy
+    offset = np.random.default_rng([seed, 0x5eed]).integers(0, passes, len(w))
+    docs = []
+    for p in range(passes):
+        copies = whole + ((p - offset) % passes < extra)
+        docs += [i for r in range(int(copies.max(initial=0))) for i in np.flatnonzero(copies > r)]
+    if not docs:
+        raise DataError("train.source_weights leave no training documents: give some source a weight above 0")
+    return np.concatenate([bins.document(int(i)) for i in docs]), passes
 
 
 class PackedRows:

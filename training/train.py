@@ -361,7 +361,7 @@ def pretrain(
 ) -> dict:
     """`polski train`: random-order epochs over BINS_DIR/train.bin, eval on the start of val.bin."""
     from training.data import TokenBins, check_tokenizer
-    from training.loader import TokenWindows, val_windows
+    from training.loader import TokenWindows, val_windows, weighted_stream
 
     bins_dir, run_dir = Path(bins_dir), Path(run_dir)
     if tokenizer_dir is None:
@@ -373,7 +373,10 @@ def pretrain(
     train_bins, val_bins = TokenBins(bins_dir, "train"), TokenBins(bins_dir, "val")
     rank, _, world = dist_info()
     T, B = config.model.context_length, config.train.micro_batch_size
-    source = TokenWindows(train_bins.tokens, B, T, config.train.seed, rank, world)
+    stream, passes = weighted_stream(train_bins, config.train.source_weights, config.train.seed)
+    if config.train.source_weights:
+        console(f"source weights: {len(train_bins):,} train tokens -> {len(stream) // passes:,} a pass, {passes} pass(es) an epoch")
+    source = TokenWindows(stream, B, T, config.train.seed, rank, world)
     val = val_windows(val_bins.tokens, B, T, config.train.eval_batches) if len(val_bins) > T else None
     bytes_per_token = val_bins.bytes / val_bins.num_tokens if val is not None and val_bins.bytes else None
     return train(config, source, run_dir, val_batches=val, val_bytes_per_token=bytes_per_token,

@@ -7,7 +7,7 @@ set -euo pipefail
 work=$1 data=$2 shared=${SHARED:-../shared/data}
 rm -rf "$data.tmp" && mkdir -p "$data.tmp/bins" "$data.tmp/eval"
 zstd -q -19 --long=27 -T0 "$work/bins/train.bin" -o "$data.tmp/bins/train.bin.zst"
-cp "$work"/bins/{manifest.json,train.idx.npy,val.bin,val.idx.npy} "$data.tmp/bins/"
+for f in "$work"/bins/*; do [ "${f##*/}" = train.bin ] || cp "$f" "$data.tmp/bins/"; done
 cp -r "$work/tokenizer" "$data.tmp/tokenizer"
 cp -r "$shared/sft" "$data.tmp/sft"
 chmod -R u+w "$data.tmp"  # ../shared is read-only; the copies need not be

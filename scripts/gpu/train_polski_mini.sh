@@ -20,6 +20,15 @@ if [[ $stages == *pretrain* ]]; then
     cp "$work/run/metrics.jsonl" "$out/metrics-run.jsonl"
 fi
 [[ $stages == *finish* ]] || exit 0
+
+pair_args=()
+for f in "$data"/eval/*pairs*.jsonl; do pair_args+=(--pairs "$f"); done
+evaluate() {  # the pretrained model is evaluated on the same GPU while SFT runs (both are small)
+    polski eval "$work/$1" --text "$data/eval/ntrex128-pol.jsonl" --bins "$work/bins" "${pair_args[@]}" \
+        --samples --device "${POLSKI_DEVICE:-cuda}" --batch-size 64 --out "$out/eval-$1" || echo "eval of $1 failed"
+}
+evaluate run > "$out/eval-run.log" 2>&1 &
+
 start=$(date +%s)
 polski sft --config "$config" --init-from "$work/run" --out "$work/sft" --source "$data/sft" --bins "$work/bins"
 echo "sft wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
@@ -30,10 +39,5 @@ for stage in run sft; do
     cp "$work/$stage/samples.jsonl" "$out/samples-$stage.jsonl" 2>/dev/null || true
 done
 cp "$work/run/config.toml" "$out/config.toml"
-
-pair_args=()
-for f in "$data"/eval/*pairs*.jsonl; do pair_args+=(--pairs "$f"); done
-for stage in run sft; do
-    polski eval "$work/$stage" --text "$data/eval/ntrex128-pol.jsonl" --bins "$work/bins" "${pair_args[@]}" \
-        --samples --device "${POLSKI_DEVICE:-cuda}" --batch-size 64 --out "$out/eval-$stage" || echo "eval of $stage failed"
-done
+evaluate sft
+wait
