@@ -24,7 +24,7 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from training.config import load_config
     from training.errors import ConfigError
-    from training.train import pretrain
+    from training.train import dist_info, pretrain
 
     run_dir = Path(args.out)
     config_path = args.config
@@ -37,6 +37,7 @@ def run(args) -> int:
                            "grad_accum_steps": args.grad_accum_steps}}
     config = load_config(config_path, overrides)
     result = pretrain(config, args.data, run_dir, tokenizer_dir=args.tokenizer, resume=args.resume, init_from=args.init_from)
-    print(f"done: step {result['step']}, loss {result['loss']:.4f}"
-          + (f", val_loss {result['val_loss']:.4f}" if result["val_loss"] is not None else "") + f" -> {run_dir}")
+    if dist_info()[0] == 0:  # under torchrun every rank returns here
+        print(f"done: step {result['step']}, loss {result['loss']:.4f}"
+              + (f", val_loss {result['val_loss']:.4f}" if result["val_loss"] is not None else "") + f" -> {run_dir}")
     return 0
