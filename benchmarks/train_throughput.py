@@ -154,6 +154,7 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", help="scenario names to run")
     ap.add_argument("--bins", help="BINS_DIR to train on instead of synthetic tokens")
     ap.add_argument("--attention", choices=["auto", "flash", "cudnn", "efficient"], help="train.attention_backend for every scenario")
+    ap.add_argument("--compile-mode", choices=["default", "max-autotune-no-cudagraphs"], help="train.compile_mode for every scenario")
     ap.add_argument("--profile", action="store_true", help="after timing, profile 2 steps: GPU time by kernel kind")
     args = ap.parse_args(argv)
     steps = args.steps or (2 if args.smoke else 30)
@@ -164,6 +165,8 @@ def main(argv=None) -> int:
         todo = {k: v for k, v in todo.items() if k in args.only}
     if args.attention:
         todo = {k: (name, {**train, "attention_backend": args.attention}) for k, (name, train) in todo.items()}
+    if args.compile_mode:
+        todo = {k: (name, {**train, "compile_mode": args.compile_mode}) for k, (name, train) in todo.items()}
 
     device = torch.device("cpu" if args.smoke else "cuda")
     peak = measure_peak_flops(device)

@@ -199,15 +199,16 @@ def test_adamw_bf16_maths_match_torch_adamw_on_fp32_weights():
 
 
 @pytest.mark.slow
-def test_per_block_compile_with_accumulation_trains_like_eager():
+@pytest.mark.parametrize("mode", ["default", "max-autotune-no-cudagraphs"])
+def test_per_block_compile_with_accumulation_trains_like_eager(mode):
     """compile_scope = "blocks" (what lets polski-1b3 accumulate gradients inside 12 GiB): every block and the
-    chunked loss are compiled, and the per-step losses match the eager engine's."""
+    chunked loss are compiled (in either train.compile_mode), and the per-step losses match the eager engine's."""
     from training.config import load_config
     from training.engines.torch_engine import TorchEngine
     from training.model import GPT, chunk_loss_sum
 
     train = {"device": "cpu", "precision": "fp32", "grad_accum_steps": 2, "activation_checkpointing": "full",
-             "loss_chunk_tokens": 32}
+             "loss_chunk_tokens": 32, "compile_mode": mode}
     torch.manual_seed(0)
     batches = [(torch.randint(0, 512, (2, 32)), torch.randint(0, 512, (2, 32))) for _ in range(6)]
     losses = {}

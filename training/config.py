@@ -83,6 +83,9 @@ class TrainConfig(Strict):
     # at a time (a whole-model graph returns them all at once: with gradient accumulation that is a second
     # full set of gradients in memory); model: one graph, slightly fewer kernels, no accumulation headroom
     compile_scope: Literal["blocks", "model"] = "blocks"
+    # inductor's mode; max-autotune-no-cudagraphs also tries Triton matmuls with the next elementwise op fused into
+    # them against cuBLAS, per shape (minutes of compilation; CUDA graphs stay off: they clash with accumulation)
+    compile_mode: Literal["default", "max-autotune-no-cudagraphs"] = "default"
     activation_checkpointing: Literal["none", "full", "selective"] = "none"
     max_gpu_memory_gb: float | None = Field(None, gt=0)
     zero_stage: Literal[0, 1, 2] = 2

@@ -36,13 +36,13 @@ class Engine(ABC):
         model.loss_chunk_tokens = train.loss_chunk_tokens
 
     @staticmethod
-    def compile_blocks(model) -> None:
+    def compile_blocks(model, mode: str = "default") -> None:
         """compile_scope = "blocks": each transformer block and the chunked loss compiled on their own."""
         from training.model import chunk_loss_sum
 
         for layer in model.layers:
-            layer.compile()
-        model.chunk_loss = torch.compile(chunk_loss_sum)
+            layer.compile(mode=mode)
+        model.chunk_loss = torch.compile(chunk_loss_sum, mode=mode)
 
     @abstractmethod
     def forward(self, x: torch.Tensor, y: torch.Tensor, last: bool = True) -> torch.Tensor:

@@ -63,9 +63,9 @@ class DeepSpeedEngine(Engine):
         self.model = self.ds.module
         self.model.rope_cos, self.model.rope_sin = self.model.rope_cos.float(), self.model.rope_sin.float()
         if t.compile and t.compile_scope == "blocks":
-            self.compile_blocks(self.model)
+            self.compile_blocks(self.model, t.compile_mode)
         elif t.compile:
-            self.ds.compile()
+            self.ds.compile(compile_kwargs={"mode": t.compile_mode})
 
     def forward(self, x, y, last: bool = True):
         _, loss = self.ds(x, y)

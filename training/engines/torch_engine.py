@@ -28,8 +28,8 @@ class TorchEngine(Engine):
 
             self.ddp = wrapped = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
         if t.compile and t.compile_scope == "blocks":
-            self.compile_blocks(model)
-        self.wrapped = torch.compile(wrapped) if t.compile and t.compile_scope == "model" else wrapped
+            self.compile_blocks(model, t.compile_mode)
+        self.wrapped = torch.compile(wrapped, mode=t.compile_mode) if t.compile and t.compile_scope == "model" else wrapped
 
     def forward(self, x, y, last: bool = True):
         if self.ddp is not None:
