@@ -271,7 +271,7 @@ def train(
             dt = time.perf_counter() - t0
             session_steps += 1
             tokens_per_s = x.numel() * n_micro * world / dt
-            mfu = tokens_per_s * model.flops_per_token(x.size(1)) / peak if peak else None
+            mfu = tokens_per_s * model.flops_per_token(x.size(1)) / (peak * world) if peak else None  # peak is one GPU's
             gpu_mem = retries = None
             if device.type == "cuda":
                 mem = torch.cuda.memory_stats(device)
