@@ -33,9 +33,39 @@ def test_pack_then_unpack_restores_the_bins_byte_for_byte(tmp_path):
     device_work = tmp_path / "device"
     subprocess.run(["bash", str(ROOT / "scripts/gpu/unpack_bins.sh"), str(data), str(device_work)], check=True,
                    capture_output=True)
-    for name in ("train.bin", "val.bin", "manifest.json", "train.idx.npy"):
+    for name in ("train.bin", "val.bin", "manifest.json", "train.idx.npy", "train.src.npy", "val.src.npy"):
+        assert (device_work / "bins" / name).read_bytes() == (work / "bins" / name).read_bytes()
+    # bins of another dataset left in WORK by an earlier run on the same machine are replaced, not mixed in
+    (device_work / "bins" / "manifest.json").write_text('{"tokenizer_sha256": "another"}')
+    (device_work / "bins" / "train.bin").write_bytes(b"\0\0")
+    subprocess.run(["bash", str(ROOT / "scripts/gpu/unpack_bins.sh"), str(data), str(device_work)], check=True,
+                   capture_output=True)
+    for name in ("train.bin", "manifest.json"):
         assert (device_work / "bins" / name).read_bytes() == (work / "bins" / name).read_bytes()
     # packing again replaces the folder whole, read-only copies included
     subprocess.run(["bash", str(ROOT / "scripts/gpu/pack_data.sh"), str(work), str(data)], check=True,
                    env={"PATH": "/usr/bin:/bin", "SHARED": str(shared)}, capture_output=True)
     (shared / "sft").chmod(0o755)
+
+
+def test_scaling_efficiency_is_read_from_two_runs_metrics(tmp_path):
+    """benchmarks/scaling.py (called by scripts/gpu/zero2_scaling.sh): medians after the warm-up steps."""
+    import sys
+
+    import pytest
+
+    from training.metrics import MetricsWriter
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from scaling import scaling
+
+    for name, rate in (("one", 60_000), ("two", 111_000)):
+        writer = MetricsWriter(tmp_path / f"{name}.jsonl")
+        for step in range(1, 31):
+            slow = step <= 10  # compilation: excluded
+            writer.log("train", step, loss=5.0, tokens_per_s=rate / 20 if slow else rate + step, mfu=0.6)
+    result = scaling(tmp_path / "one.jsonl", tmp_path / "two.jsonl", gpus=2, skip=10)
+    assert result["tokens_per_s_1"] == 60_020 and result["tokens_per_s_2"] == 111_020
+    assert result["efficiency"] == pytest.approx(111_020 / (2 * 60_020), abs=1e-3)
+    with pytest.raises(SystemExit, match="no tokens_per_s after step 40"):
+        scaling(tmp_path / "one.jsonl", tmp_path / "two.jsonl", gpus=2, skip=40)
