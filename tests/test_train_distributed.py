@@ -1,5 +1,6 @@
 """Data parallel through torchrun on CPU (gloo): two processes of half the micro-batch train like one process."""
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,31 +11,35 @@ import torch
 from tests.polish_text import build_tiny_bins, build_tiny_tokenizer
 from training.checkpoint import load_checkpoint
 from training.config import dump_config, load_config
-from training.metrics import read_metrics
+from training.metrics import latest_per_step, read_metrics
 from training.model import GPT
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def train(tmp_path: Path, name: str, micro_batch_size: int, launcher: list[str]) -> subprocess.CompletedProcess:
-    config = load_config("polski-tiny", {"model": {"dropout": 0.0}, "train": {
+TORCHRUN_2 = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+
+
+def train(tmp_path: Path, name: str, micro_batch_size: int, launcher: list[str], dropout: float = 0.0,
+          out: str | None = None, extra: tuple = ()) -> subprocess.CompletedProcess:
+    config = load_config("polski-tiny", {"model": {"dropout": dropout}, "train": {
         "device": "cpu", "precision": "fp32", "micro_batch_size": micro_batch_size, "max_steps": 8, "peak_tflops": 1.0,
-        "checkpoint_interval": 8, "eval_interval": 1000, "log_interval": 1, "sample_tokens": 0, "eval_batches": 1}})
+        "checkpoint_interval": 4, "eval_interval": 1000, "log_interval": 1, "sample_tokens": 0, "eval_batches": 1}})
     (tmp_path / f"{name}.toml").write_text(dump_config(config))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([*launcher, "-m", "training.cli", "train", "--config", tmp_path / f"{name}.toml",
-                           "--data", tmp_path / "bins", "--tokenizer", tmp_path / "tokenizer-512", "--out", tmp_path / name],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run([*launcher, "-m", "training.cli", "train", "--config", tmp_path / f"{name}.toml", "--data",
+                          tmp_path / "bins", "--tokenizer", tmp_path / "tokenizer-512", "--out", tmp_path / (out or name), *extra],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return run
 
 
 @pytest.mark.slow
 def test_two_ranks_of_half_the_batch_match_one_process(tmp_path):
     build_tiny_bins(tmp_path, build_tiny_tokenizer(tmp_path))
     one = train(tmp_path, "one", 4, [sys.executable])
-    two = train(tmp_path, "two", 2, [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"])
-    assert one.returncode == 0, one.stdout + one.stderr
-    assert two.returncode == 0, two.stdout + two.stderr
-    assert two.stdout.count("done: step 8") == 1  # rank 1 stays quiet
+    two = train(tmp_path, "two", 2, TORCHRUN_2)
+    assert "done: step 8" in one.stdout and two.stdout.count("done: step 8") == 1  # rank 1 stays quiet
 
     # rank r of 2 takes samples 4i+2r, 4i+2r+1 of step i: the same 4 samples a step as the single process,
     # with gradients averaged by DDP, so only the order of float additions differs
@@ -50,3 +55,20 @@ def test_two_ranks_of_half_the_batch_match_one_process(tmp_path):
     assert b.meta["tokens_seen"] == a.meta["tokens_seen"] == 8 * 4 * 128
     for key, weight in a.model_state.items():
         torch.testing.assert_close(b.model_state[key], weight, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_two_ranks_resume_with_their_own_dropout_masks(tmp_path):
+    """Each rank draws its own dropout masks; a checkpoint keeps every rank's RNG state, so a two-rank run resumed
+    from step 4 repeats the uninterrupted run's losses exactly (with rank 0's state on both ranks it does not)."""
+    build_tiny_bins(tmp_path, build_tiny_tokenizer(tmp_path))
+    train(tmp_path, "straight", 2, TORCHRUN_2, dropout=0.1)
+    crashed = tmp_path / "crashed"
+    shutil.copytree(tmp_path / "straight", crashed)
+    shutil.rmtree(crashed / "checkpoints" / "step-000008")  # as if killed between step 4 and step 8
+    (crashed / "checkpoints" / "latest").write_text("step-000004")
+    train(tmp_path, "straight", 2, TORCHRUN_2, dropout=0.1, out="crashed", extra=("--resume",))
+    straight, resumed = ({r["step"]: r["loss"] for r in latest_per_step(read_metrics(run / "metrics.jsonl", "train"))}
+                         for run in (tmp_path / "straight", crashed))
+    assert sorted(resumed) == list(range(1, 9))
+    assert [resumed[s] for s in range(5, 9)] == [straight[s] for s in range(5, 9)]

@@ -179,7 +179,7 @@ def train(
             raise CheckpointError(f"{ckpt.path} was written by the {ckpt.meta.get('engine')} engine: resume with the same train.engine")
         engine.load_model_state_dict(ckpt.model_state)
         engine.load_state_dict(ckpt.train_state["engine"])
-        set_rng_state(ckpt.train_state["rng"])
+        set_rng_state(own_rng_state(ckpt.train_state["rng"], rank, world))
         step, tokens_seen, micro = ckpt.meta["step"], ckpt.meta["tokens_seen"], ckpt.meta["data_position"]
         best_val = ckpt.meta.get("best_val_loss") or math.inf
         last_val = ckpt.meta.get("val_loss")
@@ -213,7 +213,7 @@ def train(
     loss_value = math.nan
 
     def save(is_best: bool = False) -> None:
-        state = {"engine": engine.state_dict(), "rng": rng_state(), "guard": list(guard.losses)}
+        state = {"engine": engine.state_dict(), "rng": gather_rng_states(world), "guard": list(guard.losses)}
         weights = engine.model_state_dict()
         if rank == 0:
             meta = {"step": step, "tokens_seen": tokens_seen, "data_position": micro, "val_loss": last_val,
@@ -314,6 +314,23 @@ def train(
             writer.close()
     return {"step": step, "tokens_seen": tokens_seen, "loss": loss_value, "val_loss": last_val,
             "best_val_loss": None if math.isinf(best_val) else best_val}
+
+
+def gather_rng_states(world: int) -> list[dict]:
+    """Every rank's RNG state, in rank order: each rank draws its own dropout masks (seeded with seed + rank)."""
+    if world == 1 or not torch.distributed.is_initialized():
+        return [rng_state()]
+    states: list = [None] * world
+    torch.distributed.all_gather_object(states, rng_state())
+    return states
+
+
+def own_rng_state(saved, rank: int, world: int) -> dict:
+    """This rank's state from a checkpoint's "rng": a list per rank, or one dict (checkpoints before 2026-12-01).
+    Resuming with another world size restarts every rank from rank 0's state (the data order changes anyway)."""
+    if isinstance(saved, dict):
+        return saved
+    return saved[rank] if len(saved) == world else saved[0]
 
 
 def _barrier(world: int) -> None:
