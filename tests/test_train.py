@@ -56,6 +56,32 @@ def test_source_weights_reach_the_run_and_its_config(tiny_data, tmp_path):
     assert load_config(tmp_path / "run" / "config.toml").train.source_weights == {"texts": 2.5}
 
 
+def test_resume_with_a_smaller_micro_batch_continues_at_the_same_sample(tiny_data, tmp_path):
+    """After an out-of-memory error the fix is a smaller micro-batch and more accumulation; the resumed run must
+    continue where the data left off (the position is converted through samples), not re-read earlier windows."""
+    import shutil
+
+    from training.metrics import latest_per_step
+
+    bins, tok = tiny_data
+    straight_cfg = tiny_config(max_steps=8, checkpoint_interval=4, keep_last=4)
+    straight_cfg.model.dropout = 0.0
+    pretrain(straight_cfg, bins, tmp_path / "straight", tok, console=lambda s: None)
+    crashed = tmp_path / "crashed"
+    shutil.copytree(tmp_path / "straight", crashed)
+    shutil.rmtree(crashed / "checkpoints" / "step-000008")
+    (crashed / "checkpoints" / "latest").write_text("step-000004")
+    halved = straight_cfg.model_copy(deep=True)
+    halved.train.micro_batch_size, halved.train.grad_accum_steps = 2, 2
+    pretrain(halved, bins, crashed, tok, resume=True, console=lambda s: None)
+
+    straight, resumed = ({r["step"]: r["loss"] for r in latest_per_step(read_metrics(run / "metrics.jsonl", "train"))}
+                         for run in (tmp_path / "straight", crashed))
+    assert [resumed[s] for s in range(5, 9)] == pytest.approx([straight[s] for s in range(5, 9)], rel=1e-5)
+    (event,) = [e for e in read_metrics(crashed / "metrics.jsonl", "event") if e["event"] == "resumed"]
+    assert "data position 16 samples (1 rank(s) x micro-batch 4) -> micro-batch 8 of 1 x 2" in event["message"]
+
+
 def test_nan_loss_is_skipped_and_logged(tiny_data, tmp_path):
     bins, tok = tiny_data
     pretrain(tiny_config(max_steps=6), bins, tmp_path / "run", tok, faults=Faults(frozenset({3})), console=lambda s: None)

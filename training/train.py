@@ -180,7 +180,8 @@ def train(
         engine.load_model_state_dict(ckpt.model_state)
         engine.load_state_dict(ckpt.train_state["engine"])
         set_rng_state(own_rng_state(ckpt.train_state["rng"], rank, world))
-        step, tokens_seen, micro = ckpt.meta["step"], ckpt.meta["tokens_seen"], ckpt.meta["data_position"]
+        step, tokens_seen = ckpt.meta["step"], ckpt.meta["tokens_seen"]
+        micro, moved = resume_position(ckpt.meta, world, t.micro_batch_size)
         best_val = ckpt.meta.get("best_val_loss") or math.inf
         last_val = ckpt.meta.get("val_loss")
         guard_history = ckpt.train_state.get("guard", ())
@@ -195,7 +196,8 @@ def train(
 
             tokenizer = Tokenizer.load(run_dir / "tokenizer")
         if ckpt_dir is not None:
-            writer.event(step, "resumed", f"resumed from {ckpt_dir.name}; later records replace steps after {step}")
+            writer.event(step, "resumed", f"resumed from {ckpt_dir.name}; later records replace steps after {step}"
+                         + (f"; {moved}" if moved else ""))
     n_params = model.num_params()
     peak = t.peak_tflops * 1e12 if t.peak_tflops else None
     if peak is None and device.type == "cuda":
@@ -307,13 +309,30 @@ def train(
         raise ConfigError(
             f"CUDA out of memory at step {step} (micro_batch_size {t.micro_batch_size}, activation_checkpointing "
             f"{t.activation_checkpointing!r}): lower train.micro_batch_size (raise grad_accum_steps to keep the batch), "
-            "set activation_checkpointing = \"full\", or use engine = \"deepspeed\" with offload_optimizer = true"
+            "set activation_checkpointing = \"full\", or use engine = \"deepspeed\" with offload_optimizer = true; "
+            "then `polski train --resume` continues at the same sample"
         ) from None
     finally:
         if writer:
             writer.close()
     return {"step": step, "tokens_seen": tokens_seen, "loss": loss_value, "val_loss": last_val,
             "best_val_loss": None if math.isinf(best_val) else best_val}
+
+
+def resume_position(meta: dict, world: int, micro_batch_size: int) -> tuple[int, str | None]:
+    """(micro-batch index to continue at, a note or None). Micro-batch i of rank r holds samples (i·W + r)·B ...,
+    so a resume with another world size W or micro-batch size B (e.g. halved after running out of memory)
+    converts the position through the samples consumed; it rounds up, so no sample is seen twice in an epoch."""
+    micro = meta["data_position"]
+    old_world = meta.get("world_size", 1)
+    old_b = meta.get("config", {}).get("train", {}).get("micro_batch_size", micro_batch_size)
+    if (old_world, old_b) == (world, micro_batch_size):
+        return micro, None
+    samples = micro * old_world * old_b
+    new = -(-samples // (world * micro_batch_size))
+    return new, (f"data position {samples:,} samples ({old_world} rank(s) x micro-batch {old_b}) -> micro-batch {new} "
+                 f"of {world} x {micro_batch_size}" + (f", skipping {new * world * micro_batch_size - samples} samples"
+                                                        if new * world * micro_batch_size != samples else ""))
 
 
 def gather_rng_states(world: int) -> list[dict]:
