@@ -82,6 +82,20 @@ def test_resume_with_a_smaller_micro_batch_continues_at_the_same_sample(tiny_dat
     assert "data position 16 samples (1 rank(s) x micro-batch 4) -> micro-batch 8 of 1 x 2" in event["message"]
 
 
+def test_out_of_memory_names_the_fix_and_keeps_the_last_checkpoint(tiny_data, tmp_path):
+    bins, tok = tiny_data
+    run = tmp_path / "run"
+    with pytest.raises(ConfigError) as err:
+        pretrain(tiny_config(max_steps=8, checkpoint_interval=2), bins, run, tok, faults=Faults(oom_step=5), console=lambda s: None)
+    message = str(err.value)
+    assert "\n" not in message and message.startswith("CUDA out of memory at step 5 (micro_batch_size 4")
+    assert "lower train.micro_batch_size" in message and "polski train --resume" in message
+    ckpt = load_checkpoint(run)  # nothing half-written: the step-4 checkpoint is the latest and loads
+    assert ckpt.meta["step"] == 4
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["latest", "step-000002", "step-000004"]
+    assert max(r["step"] for r in read_metrics(run / "metrics.jsonl", "train")) == 4
+
+
 def test_nan_loss_is_skipped_and_logged(tiny_data, tmp_path):
     bins, tok = tiny_data
     pretrain(tiny_config(max_steps=6), bins, tmp_path / "run", tok, faults=Faults(frozenset({3})), console=lambda s: None)

@@ -37,9 +37,11 @@ class TrainingStopped(PolskiError):
 
 @dataclass
 class Faults:
-    """Deliberate faults, for tests of the guards: steps whose loss is made NaN before backward."""
+    """Deliberate faults, for tests of the guards: steps whose loss is made NaN before backward, and a step whose
+    forward runs out of GPU memory (what a too-large micro-batch does on a real card)."""
 
     nan_loss_steps: frozenset[int] = field(default_factory=frozenset)
+    oom_step: int | None = None
 
 
 class SpikeGuard:
@@ -240,6 +242,8 @@ def train(
                 loss = engine.forward(x, y, last)
                 if faults is not None and step in faults.nan_loss_steps:
                     loss = loss * float("nan")
+                if faults is not None and step == faults.oom_step:
+                    raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
                 loss_sum += loss.detach().float()
                 if last:
                     mean = loss_sum / n_micro
