@@ -107,6 +107,30 @@ def test_nan_loss_is_skipped_and_logged(tiny_data, tmp_path):
     assert train[2]["loss"] is None and train[2]["grad_norm"] is None and math.isfinite(train[5]["loss"])
 
 
+def test_spike_guard_flags_jumps_but_not_noise_on_a_flat_curve():
+    from training.train import SpikeGuard
+
+    guard = SpikeGuard(window=100, zscore=6.0)
+    assert guard.check(50.0) is None  # too little history to judge
+    for i in range(30):
+        guard.accept(3.0 + (0.001 if i % 2 else -0.001))
+    assert guard.check(3.1) is None  # std is floored at 1% of the mean: 3.1 is 3.3 floors above, not 100 std
+    assert guard.check(3.3) == "spike_skipped"
+    assert guard.check(float("inf")) == "nan_skipped" and guard.check(float("nan")) == "nan_skipped"
+
+
+def test_a_loss_spike_is_skipped_logged_and_training_goes_on(tiny_data, tmp_path):
+    bins, tok = tiny_data
+    run = tmp_path / "run"
+    pretrain(tiny_config(max_steps=26), bins, run, tok, faults=Faults(spike_loss_steps=frozenset({24})), console=lambda s: None)
+    events = [(e["step"], e["event"]) for e in read_metrics(run / "metrics.jsonl", "event") if e["event"].endswith("skipped")]
+    assert events == [(24, "spike_skipped")]
+    train = {r["step"]: r for r in read_metrics(run / "metrics.jsonl", "train")}
+    assert train[24]["loss"] > 5 * train[23]["loss"]  # logged as it was
+    assert train[24]["grad_norm"] is None  # the engine dropped the update instead of applying it
+    assert train[23]["grad_norm"] > 0 and train[25]["grad_norm"] > 0 and train[26]["loss"] < 1.2 * train[23]["loss"]
+
+
 def test_consecutive_skips_stop_with_the_last_good_checkpoint_intact(tiny_data, tmp_path):
     bins, tok = tiny_data
     cfg = tiny_config(max_steps=20, checkpoint_interval=2, max_consecutive_skips=3)

@@ -37,10 +37,11 @@ class TrainingStopped(PolskiError):
 
 @dataclass
 class Faults:
-    """Deliberate faults, for tests of the guards: steps whose loss is made NaN before backward, and a step whose
-    forward runs out of GPU memory (what a too-large micro-batch does on a real card)."""
+    """Deliberate faults, for tests of the guards: steps whose loss is made NaN or ten times larger before backward,
+    and a step whose forward runs out of GPU memory (what a too-large micro-batch does on a real card)."""
 
     nan_loss_steps: frozenset[int] = field(default_factory=frozenset)
+    spike_loss_steps: frozenset[int] = field(default_factory=frozenset)  # loss x 10: a bad batch
     oom_step: int | None = None
 
 
@@ -242,6 +243,8 @@ def train(
                 loss = engine.forward(x, y, last)
                 if faults is not None and step in faults.nan_loss_steps:
                     loss = loss * float("nan")
+                if faults is not None and step in faults.spike_loss_steps:
+                    loss = loss * 10
                 if faults is not None and step == faults.oom_step:
                     raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
                 loss_sum += loss.detach().float()
