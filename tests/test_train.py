@@ -182,6 +182,24 @@ def test_bad_train_settings_name_the_key(train, message):
         load_config("polski-tiny", {"train": train})
 
 
+@pytest.mark.parametrize("tied", [True, False])
+def test_weight_decay_reaches_matmul_weights_only(tied):
+    from training.engines.base import param_groups
+    from training.model import GPT
+
+    cfg = load_config("polski-tiny", {"model": {"tie_embeddings": tied}})
+    model = GPT(cfg.model)
+    decay, no_decay = param_groups(model, 0.1)
+    names = {id(p): n for n, p in model.named_parameters()}
+    decayed = {names[id(p)] for p in decay["params"]}
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    assert all(n.endswith(("wq.weight", "wk.weight", "wv.weight", "wo.weight", "w1.weight", "w2.weight", "w3.weight", "output.weight"))
+               for n in decayed)
+    assert ("output.weight" in decayed) == (not tied)  # tied: the output projection is the embedding table
+    assert {names[id(p)] for p in no_decay["params"]} == {n for n, _ in model.named_parameters()} - decayed
+    assert "tok_embeddings.weight" not in decayed and not any("norm" in n for n in decayed)
+
+
 def test_token_windows_are_a_deterministic_permutation_per_epoch():
     tokens = np.arange(1001, dtype=np.uint16)
     src = TokenWindows(tokens, batch_size=2, seq_len=10, seed=7)

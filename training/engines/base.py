@@ -99,27 +99,28 @@ class Engine(ABC):
     config: Config
 
 
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+def _decayed(name: str, p: torch.Tensor) -> bool:
     """Weight decay on matmul weights (2-D, not the embedding); none on norms and the embedding table.
 
     Decaying the embedding shrinks rare tokens' rows toward zero between their rare updates; with
     tied embeddings the output projection is the same tensor, so it is not decayed either.
     """
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (decay if p.dim() >= 2 and "tok_embeddings" not in name else no_decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    return p.dim() >= 2 and "tok_embeddings" not in name
 
 
 def param_group_names(model: torch.nn.Module) -> list[list[str]]:
-    """Parameter names in the same order as `param_groups` (for engine-neutral optimizer state)."""
-    decay, no_decay = [], []
+    """[decayed, not decayed] trainable parameter names, in the order of `param_groups`."""
+    groups: list[list[str]] = [[], []]
     for name, p in model.named_parameters():
         if p.requires_grad:
-            (decay if p.dim() >= 2 and "tok_embeddings" not in name else no_decay).append(name)
-    return [decay, no_decay]
+            groups[0 if _decayed(name, p) else 1].append(name)
+    return groups
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    params = dict(model.named_parameters())
+    decay, no_decay = ([params[n] for n in names] for names in param_group_names(model))
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def measure_peak_flops(device: torch.device, n: int = 8192, repeats: int = 10) -> float | None:
