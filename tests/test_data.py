@@ -171,6 +171,8 @@ def test_source_weights_errors_name_the_fix(two_source_bins, bins):
 
     with pytest.raises(DataError, match=r"'\*gazety\*' matches no source.*nowe\.jsonl"):
         weighted_stream(two_source_bins, {"*gazety*": 2.0}, seed=1)
+    with pytest.raises(DataError, match=r"matches '\*nowe\*' and '\*\.jsonl' with different weights"):
+        weighted_stream(two_source_bins, {"*nowe*": 1.0, "*.jsonl": 2.0}, seed=1)
     with pytest.raises(DataError, match="leave no training documents"):
         weighted_stream(two_source_bins, {"*.jsonl": 0.0}, seed=1)
     old = TokenBins(bins, "train")

@@ -75,14 +75,15 @@ def weighted_stream(bins, weights: dict[str, float], seed: int, max_passes: int 
         return bins.tokens, 1
     names, doc_sources = bins.source_names, bins.doc_sources
     per_source = np.ones(len(names))
+    matched: dict[int, str] = {}
     for pattern, weight in weights.items():
         hits = [i for i, name in enumerate(names) if fnmatch(name, pattern)]
         if not hits:
             raise DataError(f"train.source_weights: {pattern!r} matches no source of the bins; their sources are {names}")
         for i in hits:
-            if per_source[i] != 1.0 and per_source[i] != weight:
-                raise DataError(f"train.source_weights: {names[i]!r} matches two patterns with different weights")
-            per_source[i] = weight
+            if i in matched and per_source[i] != weight:
+                raise DataError(f"train.source_weights: {names[i]!r} matches {matched[i]!r} and {pattern!r} with different weights")
+            per_source[i], matched[i] = weight, pattern
     passes = next((p for p in range(1, max_passes + 1) if np.allclose(per_source * p, np.round(per_source * p))), max_passes)
     w = per_source[doc_sources]
     whole = np.floor(w).astype(np.int64)
