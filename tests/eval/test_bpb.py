@@ -61,3 +61,19 @@ def test_bins_and_texts_give_the_same_bpb(backend, eval_run, tmp_path):
 def test_trainer_style_call_with_a_bare_model(backend, heldout_texts):
     r = evaluate_bpb(backend.model, heldout_texts[:2], backend.tokenizer)
     assert math.isclose(r.bpb, evaluate_bpb(backend, heldout_texts[:2]).bpb, rel_tol=1e-9)
+
+
+def test_picked_logprobs_match_a_float64_log_softmax_even_for_extreme_logits():
+    import numpy as np
+
+    from training.evals.backends import _log_softmax, _picked_logprobs
+
+    rng = np.random.default_rng(0)
+    logits = (rng.standard_normal((64, 512)) * 30).astype(np.float32)
+    logits[3, 7] = 1e4  # one overwhelming logit: a naive exp overflows
+    targets = rng.integers(0, 512, 64)
+    targets[3] = 7
+    expected = _log_softmax(logits)[np.arange(64), targets]
+    got = _picked_logprobs(logits, targets)
+    assert np.all(np.isfinite(got)) and np.abs(got - expected).max() < 1e-5
+    assert got[3] == 0.0 or abs(got[3]) < 1e-6

@@ -20,6 +20,15 @@ def _log_softmax(logits: np.ndarray) -> np.ndarray:
     return logits - m - np.log(np.exp(logits - m).sum(axis=-1, keepdims=True))
 
 
+def _picked_logprobs(logits: np.ndarray, targets) -> np.ndarray:
+    """log softmax(logits)[t, targets[t]] for each row t, without a (T, vocab) float64 copy: exp in float32 after
+    subtracting the row max, sums in float64 (the full float64 log-softmax was 30% of a GGUF evaluation)."""
+    logits = np.asarray(logits, dtype=np.float32)
+    m = logits.max(axis=-1)
+    lse = m.astype(np.float64) + np.log(np.exp(logits - m[:, None]).sum(axis=-1, dtype=np.float64))
+    return logits[np.arange(len(logits)), np.asarray(targets)].astype(np.float64) - lse
+
+
 class Backend:
     name = "backend"
     context_length: int
@@ -40,11 +49,7 @@ class Backend:
 
     def target_logprobs(self, windows: list[list[int]]) -> list[np.ndarray]:
         """For each window (at most context_length + 1 ids): log p(ids[t+1] | ids[:t+1]), t = 0..len-2."""
-        out = []
-        for w in windows:
-            lp = _log_softmax(self.logits(w[:-1]))
-            out.append(lp[np.arange(len(w) - 1), w[1:]])
-        return out
+        return [_picked_logprobs(self.logits(w[:-1]), w[1:]) for w in windows]
 
     def describe(self) -> dict:
         return {"backend": self.name, "context_length": self.context_length}
