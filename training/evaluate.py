@@ -35,23 +35,24 @@ def run_eval(target: Path | str, texts: list[Path] = (), bins: Path | None = Non
     from training.evals.texts import load_texts
 
     start = time.perf_counter()
+    # every input is read (and a bad one refused) before minutes of model work
+    text_docs = [(Path(path), load_texts(path, max_docs)) for path in texts]
+    pair_sets = [(Path(path), load_pairs(path, max_pairs)) for path in pairs]
     own = backend is None
     backend = backend or open_backend(target, device=device, batch_size=batch_size, threads=threads)
     try:
         stride = stride or max(1, backend.context_length // 2)
         result: dict = {"target": str(target), "model": backend.describe(), "stride": stride, "bpb": {}, "minimal_pairs": {}}
-        for path in texts:
-            r = evaluate_bpb(backend, load_texts(path, max_docs), stride=stride)
-            result["bpb"][Path(path).name] = r.as_dict()
+        for path, docs in text_docs:
+            result["bpb"][path.name] = evaluate_bpb(backend, docs, stride=stride).as_dict()
         if bins is not None:
             from training.data import TokenBins
 
             split = TokenBins(bins, "val")
             r = evaluate_bpb(backend, split, stride=stride, max_docs=max_docs)
             result["bpb"][f"{Path(bins).name}:val"] = r.as_dict()
-        for path in pairs:
-            r = evaluate_pairs(backend, load_pairs(path, max_pairs))
-            result["minimal_pairs"][Path(path).name] = r
+        for path, pair_list in pair_sets:
+            result["minimal_pairs"][path.name] = evaluate_pairs(backend, pair_list)
         if samples:
             from training.evals.samples import generate_samples
 

@@ -84,3 +84,17 @@ def test_cli_eval_missing_target_is_one_line(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "\n" not in err
+
+
+def test_cli_eval_refuses_a_bad_input_file_before_loading_the_model(eval_run, tmp_path, capsys):
+    """A wrong --pairs path used to surface only after every text had been scored (minutes on a CPU)."""
+    text = tmp_path / "tekst.jsonl"
+    text.write_text(json.dumps({"text": "Ala ma kota, a kot ma Alę."}, ensure_ascii=False) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["eval", str(eval_run), "--text", str(text), "--pairs", str(tmp_path / "brak.jsonl"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "brak.jsonl" in err and "\n" not in err
+    assert not out.exists()
+    # the same check comes before the model is even opened: a missing target is not what gets reported
+    assert main(["eval", str(tmp_path / "nope"), "--pairs", str(tmp_path / "brak.jsonl")]) == 2
+    assert "brak.jsonl" in capsys.readouterr().err
