@@ -74,19 +74,26 @@ def test_ctrl_c_saves_what_finished_and_a_rerun_completes(tmp_path):
     inp = tmp_path / "in.jsonl"
     inp.write_text("".join(json.dumps({"id": i, "prompt": f"zdanie {i} do sprawdzenia"}) + "\n" for i in range(n)))
     out = tmp_path / "out.jsonl"
-    with FakeOllama(token_delay=0.05) as fake:
+    with FakeOllama(token_delay=0.3) as fake:  # a reply streams for ~2 s
         proc = start(inp, out, fake.url, "--concurrency", "2")
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while (not out.exists() or out.read_text().count("\n") < 3) and time.monotonic() < deadline:
-            time.sleep(0.05)
+            time.sleep(0.02)
+        # one token later the streams that ended with line 3 are done and the next ones are under way, with most of
+        # their tokens still to come: Ctrl+C now lands mid-stream (without the wait it could fall between requests)
+        time.sleep(0.35)
+        assert fake.active >= 1
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
         assert proc.returncode == 130, err
         saved = [json.loads(line) for line in out.read_text().splitlines()]
         assert 3 <= len(saved) < n
         assert len({r["id"] for r in saved}) == len(saved)
-        time.sleep(0.2)
+        deadline = time.monotonic() + 5  # the server notices a closed stream at its next write
+        while fake.active and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert fake.active == 0 and fake.disconnects >= 1  # the in-flight requests were closed
+        fake.token_delay = 0.0
         proc = start(inp, out, fake.url)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err
