@@ -44,6 +44,10 @@ def test_pipeline_runs_all_stages_then_skips_them_and_resumes_training(tmp_path,
 
     assert set(run(path, ollama_server.url).values()) == {"up to date"}
 
+    (work / "bins" / "train.src.npy").unlink()  # bins from before document sources were recorded
+    again = run(path, ollama_server.url)
+    assert again["bins"] == "done" and {again[s] for s in STAGES if s != "bins"} == {"up to date"}
+
     longer = tiny_pipeline_config(tmp_path, max_steps=60)  # same work dir: training resumes at its checkpoint
     third = run(longer, ollama_server.url)
     assert [third[s] for s in STAGES[:3]] == ["up to date"] * 3

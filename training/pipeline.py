@@ -53,7 +53,8 @@ def plan(config: Config, config_path: Path, host: str | None, register: bool) ->
         Stage("corpus", p.corpus / "manifest.json", [], {"corpus": c["corpus"], "files": source_listing(config.corpus.sources)},
               lambda: steps.corpus(config)),
         Stage("tokenizer", p.tokenizer / "tokenizer.model", ["corpus"], c["tokenizer"], lambda: steps.tokenizer(config)),
-        Stage("bins", p.bins / "manifest.json", ["corpus", "tokenizer"], {}, lambda: steps.bins(config)),
+        # train.src.npy, not manifest.json: bins made before document sources were recorded are made again
+        Stage("bins", p.bins / "train.src.npy", ["corpus", "tokenizer"], {}, lambda: steps.bins(config)),
         Stage("train", p.run / "checkpoints" / "latest", ["bins"], {k: c[k] for k in ("model", "optim", "train")},
               lambda: steps.train(config)),
         Stage("sft", p.sft / "checkpoints" / "latest", ["train"], c["sft"], lambda: steps.sft(config)),
