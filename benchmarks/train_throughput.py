@@ -7,6 +7,7 @@ Scenarios (each in the same process, against a bf16 matmul peak measured here wi
   1b3-uncapped  polski-1b3, compile (each block), bf16 autocast, fp32 weights + fused AdamW, no checkpointing
   1b3-uncapped-graph  the same with the whole model compiled as one graph (compile_scope = "model")
   1b3-uncapped-bf16  no cap, no checkpointing, bf16 weights + AdamW with stochastic rounding (the 12 GiB numerics)
+  1b3-uncapped-bf16-graph  the same compiled as one graph
   1b3-cap12     inside max_gpu_memory_gb=12: bf16 weights + AdamW with stochastic rounding, full checkpointing, chunked loss
   1b3-cap12-rtn the same with round-to-nearest bf16 updates (the plain "bf16 AdamW" baseline)
   1b3-cap12-accum8  the 12 GiB run as `polski-1b3` trains: 8 micro-batches a step, loss chunks of 4096
@@ -75,6 +76,8 @@ def scenarios(smoke: bool, micro: int | None) -> dict[str, tuple[str, dict]]:
         "1b3-uncapped": ("polski-1b3", {**gpu, "micro_batch_size": micro or 16}),
         "1b3-uncapped-graph": ("polski-1b3", {**gpu, "micro_batch_size": micro or 16, "compile_scope": "model"}),
         "1b3-uncapped-bf16": ("polski-1b3", {**gpu, "micro_batch_size": micro or 16, "param_dtype": "bf16"}),
+        "1b3-uncapped-bf16-graph": ("polski-1b3", {**gpu, "micro_batch_size": micro or 16, "param_dtype": "bf16",
+                                                   "compile_scope": "model"}),
         "1b3-cap12": ("polski-1b3", capped),
         "1b3-cap12-rtn": ("polski-1b3", {**capped, "stochastic_rounding": False}),
         "1b3-cap12-accum8": ("polski-1b3", {**capped, "grad_accum_steps": 8, "loss_chunk_tokens": 4096}),
@@ -154,7 +157,7 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", help="scenario names to run")
     ap.add_argument("--bins", help="BINS_DIR to train on instead of synthetic tokens")
     ap.add_argument("--attention", choices=["auto", "flash", "cudnn", "efficient"], help="train.attention_backend for every scenario")
-    ap.add_argument("--compile-mode", choices=["default", "max-autotune-no-cudagraphs"], help="train.compile_mode for every scenario")
+    ap.add_argument("--compile-mode", choices=["default", "max-autotune-no-cudagraphs", "reduce-overhead", "max-autotune"], help="train.compile_mode for every scenario")
     ap.add_argument("--profile", action="store_true", help="after timing, profile 2 steps: GPU time by kernel kind")
     args = ap.parse_args(argv)
     steps = args.steps or (2 if args.smoke else 30)

@@ -84,8 +84,10 @@ class TrainConfig(Strict):
     # full set of gradients in memory); model: one graph, slightly fewer kernels, no accumulation headroom
     compile_scope: Literal["blocks", "model"] = "blocks"
     # inductor's mode; max-autotune-no-cudagraphs also tries Triton matmuls with the next elementwise op fused into
-    # them against cuBLAS, per shape (minutes of compilation; CUDA graphs stay off: they clash with accumulation)
-    compile_mode: Literal["default", "max-autotune-no-cudagraphs"] = "default"
+    # them against cuBLAS, per shape (minutes of compilation); reduce-overhead and max-autotune replay CUDA graphs
+    # (no launch gaps; need grad_accum_steps = 1: with accumulation the replayed graph's gradient buffer is taken as
+    # .grad and overwritten by the next micro-batch, pytorch/pytorch#169545)
+    compile_mode: Literal["default", "max-autotune-no-cudagraphs", "reduce-overhead", "max-autotune"] = "default"
     activation_checkpointing: Literal["none", "full", "selective"] = "none"
     max_gpu_memory_gb: float | None = Field(None, gt=0)
     zero_stage: Literal[0, 1, 2] = 2
@@ -136,6 +138,9 @@ class TrainConfig(Strict):
             raise ValueError("param_dtype = \"bf16\" is for the torch engine; DeepSpeed keeps its own fp32 master weights")
         if self.offload_optimizer and self.engine != "deepspeed":
             raise ValueError("offload_optimizer needs engine = \"deepspeed\"")
+        if self.compile_mode in ("reduce-overhead", "max-autotune") and self.grad_accum_steps > 1:
+            raise ValueError(f"compile_mode = \"{self.compile_mode}\" replays CUDA graphs, whose gradient outputs the next "
+                             "micro-batch overwrites: set grad_accum_steps = 1 or compile_mode = \"max-autotune-no-cudagraphs\"")
         return self
 
 
