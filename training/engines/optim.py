@@ -58,6 +58,7 @@ class AdamWBF16(torch.optim.Optimizer):
     def step(self, closure=None):
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
+            hypers: dict[float, torch.Tensor] = {}  # by step count: one host-to-device copy per group, not per tensor
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -68,8 +69,13 @@ class AdamWBF16(torch.optim.Optimizer):
                     state["exp_avg_sq"] = torch.zeros_like(p)
                 state["step"] += 1
                 t = float(state["step"])
-                hyper = torch.tensor([group["lr"], beta1, beta2, 1 - beta1**t, 1 - beta2**t, group["eps"],
-                                      group["weight_decay"]], dtype=torch.float32).to(p.device, non_blocking=True)
+                if t not in hypers:
+                    # from pinned memory: a copy from pageable memory waits for the GPU to drain its queue, and one
+                    # such wait per tensor left the GPU idle for most of the optimizer step
+                    host = torch.tensor([group["lr"], beta1, beta2, 1 - beta1**t, 1 - beta2**t, group["eps"],
+                                         group["weight_decay"]], dtype=torch.float32, pin_memory=p.is_cuda)
+                    hypers[t] = host.to(p.device, non_blocking=True)
+                hyper = hypers[t]
                 flat = [p.view(-1), p.grad.view(-1), state["exp_avg"].view(-1), state["exp_avg_sq"].view(-1)]
                 sr = group["stochastic_rounding"]
                 if self.fused if self.fused is not None else p.is_cuda:
