@@ -339,3 +339,76 @@ def test_fused_adamw_bf16_is_the_eager_update_in_one_kernel():
     ulp = (below.abs() * 2**-7).clamp(min=2**-126)
     assert ((results[True, True] - exact.detach()).abs() <= ulp).all()
     assert not torch.equal(results[True, True], results[True, False])  # some weights rounded the other way
+
+
+def test_flat_adamw_bf16_updates_like_the_per_tensor_one_and_survives_a_state_round_trip():
+    """flat = True (the default on CUDA): weights, gradients and moments are views into one buffer per group, a step
+    is one update call; the result is the per-tensor update's, bit for bit, also after zero_grad and a reload."""
+    from training.engines.optim import AdamWBF16
+
+    torch.manual_seed(0)
+    shapes = [(8, 4), (4,), (3, 5, 2)]
+    starts = [torch.randn(s).to(torch.bfloat16) for s in shapes]
+    grads = [[torch.randn(s).to(torch.bfloat16) for s in shapes] for _ in range(4)]
+
+    def run(flat: bool, reload_after: int | None = None):
+        params = [torch.nn.Parameter(x.clone()) for x in starts]
+        groups = [{"params": params[:2], "weight_decay": 0.1}, {"params": params[2:], "weight_decay": 0.0}]
+        opt = AdamWBF16(groups, lr=1e-2, stochastic_rounding=False, fused=False, flat=flat)
+        for step, step_grads in enumerate(grads):
+            opt.zero_grad(set_to_none=True)
+            for p, g in zip(params, step_grads):
+                if p.grad is None:
+                    p.grad = g.clone()
+                else:
+                    p.grad += g  # what backward does with an existing gradient
+            opt.step()
+            if step == reload_after:
+                state = opt.state_dict()
+                params2 = [torch.nn.Parameter(p.detach().clone()) for p in params]
+                opt = AdamWBF16([{"params": params2[:2], "weight_decay": 0.1}, {"params": params2[2:], "weight_decay": 0.0}],
+                                lr=1e-2, stochastic_rounding=False, fused=False, flat=flat)
+                opt.load_state_dict(state)
+                params = params2
+        return params, opt
+
+    ref, _ = run(False)
+    flat, opt = run(True)
+    for a, b in zip(ref, flat):
+        assert torch.equal(a.detach(), b.detach())
+    assert flat[1].data_ptr() == opt.buffers[0]["param"][32:].data_ptr()  # a view into the group's buffer
+    assert opt.state[flat[0]]["exp_avg"].data_ptr() == opt.buffers[0]["exp_avg"].data_ptr()
+    reloaded, opt = run(True, reload_after=1)
+    for a, b in zip(ref, reloaded):
+        assert torch.equal(a.detach(), b.detach())
+    assert opt.state[reloaded[2]]["exp_avg_sq"].data_ptr() == opt.buffers[1]["exp_avg_sq"].data_ptr()
+    assert not torch.equal(ref[0].detach(), starts[0])
+
+
+def test_engine_with_flat_bf16_buffers_trains_like_per_tensor_updates(monkeypatch):
+    """The torch engine with bf16 weights as it runs on CUDA (flat buffers; backward adds into the gradient views,
+    gradient accumulation included) gives the per-tensor optimizer's losses exactly."""
+    from training.config import load_config
+    from training.engines.optim import AdamWBF16
+    from training.engines.torch_engine import TorchEngine
+    from training.model import GPT
+
+    cfg = load_config("polski-tiny", {"train": {"device": "cpu", "precision": "bf16", "param_dtype": "bf16",
+                                                "stochastic_rounding": False, "grad_accum_steps": 2}})
+    torch.manual_seed(0)
+    batches = [(torch.randint(0, 512, (2, 32)), torch.randint(0, 512, (2, 32))) for _ in range(2)] * 4  # learnable
+    losses = {}
+    for flat in (False, True):
+        monkeypatch.setattr(AdamWBF16, "_on_cuda", lambda self, flat=flat: flat)
+        torch.manual_seed(1)
+        engine = TorchEngine(cfg, GPT(cfg.model), torch.device("cpu"))
+        assert engine.optimizer.flat is flat
+        losses[flat] = []
+        for step in range(4):
+            for m in range(2):
+                loss = engine.forward(*batches[step * 2 + m], m == 1)
+                engine.backward(loss, 2, m == 1, False)
+                losses[flat].append(float(loss.detach()))
+            engine.step(1e-2, False)
+    assert losses[True] == losses[False]
+    assert losses[True][-1] < losses[True][0]

@@ -46,18 +46,95 @@ def fused_adamw_update():
 
 class AdamWBF16(torch.optim.Optimizer):
     """AdamW whose weights and moments are bf16; maths in fp32, written back with stochastic rounding.
-    fused: one compiled kernel per tensor (default on CUDA); otherwise eager, chunk by chunk."""
+
+    fused: the update is a compiled kernel (default on CUDA); otherwise eager, chunk by chunk.
+    flat (default: as fused): each param group's weights, gradients and moments live in one flat buffer each, the
+    parameters and their .grad being views into it, so a step is one update call per group instead of one per
+    tensor. polski-1b3 has 255 tensors, and launching 255 compiled calls kept the GPU idle for longer than the
+    update itself took. Every parameter is updated each step (a gradient is zeroed, never set to None).
+    """
+
+    STATE = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.0, stochastic_rounding=True,
-                 fused: bool | None = None):
+                 fused: bool | None = None, flat: bool | None = None):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, stochastic_rounding=stochastic_rounding)
         super().__init__(params, defaults)
         self.fused = fused
+        self.flat = flat if flat is not None else (fused if fused is not None else self._on_cuda())
+        self.buffers: list[dict[str, torch.Tensor]] = []
+        if self.flat:
+            self.buffers = [self._flatten(group) for group in self.param_groups]
+
+    def _on_cuda(self) -> bool:
+        return any(p.is_cuda for group in self.param_groups for p in group["params"])
+
+    def _flatten(self, group: dict, buffers: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """Moves the group's weights, gradients and moments into flat buffers (made here unless given) and
+        points the parameters, their .grad and their state at views of them."""
+        params = group["params"]
+        if buffers is None:
+            total, first = sum(p.numel() for p in params), params[0]
+            buffers = {k: torch.zeros(total, dtype=first.dtype, device=first.device) for k in ("param", "grad", *self.STATE)}
+        offset = 0
+        for p in params:
+            n = p.numel()
+            views = {k: b[offset : offset + n].view_as(p) for k, b in buffers.items()}
+            offset += n
+            if p.data_ptr() != views["param"].data_ptr():
+                views["param"].copy_(p.detach())
+                p.data = views["param"]
+            if p.grad is not None and p.grad.data_ptr() != views["grad"].data_ptr():
+                views["grad"].copy_(p.grad)
+            p.grad = views["grad"]
+            state = self.state[p]
+            state.setdefault("step", torch.zeros((), dtype=torch.float32))
+            for k in self.STATE:
+                if k in state and state[k].data_ptr() != views[k].data_ptr():
+                    views[k].copy_(state[k])
+                state[k] = views[k]
+        return buffers
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        if not self.flat:
+            return super().zero_grad(set_to_none)
+        for group, buffers in zip(self.param_groups, self.buffers):
+            buffers["grad"].zero_()
+            if any(p.grad is None for p in group["params"]):  # someone set it to None: point it at the buffer again
+                self._flatten(group, buffers)
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        super().load_state_dict(state_dict)  # new state tensors: copy them into the flat buffers
+        if self.flat:
+            for group, buffers in zip(self.param_groups, self.buffers):
+                self._flatten(group, buffers)
+
+    def _update(self, tensors: list[torch.Tensor], hyper: torch.Tensor, sr: bool) -> None:
+        if self.fused if self.fused is not None else tensors[0].is_cuda:
+            fused_adamw_update()(*tensors, hyper, sr)
+            return
+        for start in range(0, tensors[0].numel(), CHUNK):
+            adamw_update_(*(x[start : start + CHUNK] for x in tensors), hyper, sr)
+
+    @staticmethod
+    def _hyper(group: dict, t: float, device: torch.device) -> torch.Tensor:
+        beta1, beta2 = group["betas"]
+        # from pinned memory: a copy from pageable memory waits for the GPU to drain its queue
+        host = torch.tensor([group["lr"], beta1, beta2, 1 - beta1**t, 1 - beta2**t, group["eps"], group["weight_decay"]],
+                            dtype=torch.float32, pin_memory=device.type == "cuda")
+        return host.to(device, non_blocking=True)
 
     @torch.no_grad()
     def step(self, closure=None):
-        for group in self.param_groups:
-            beta1, beta2 = group["betas"]
+        for i, group in enumerate(self.param_groups):
+            sr = group["stochastic_rounding"]
+            if self.flat:
+                for p in group["params"]:
+                    self.state[p]["step"] += 1
+                t = float(self.state[group["params"][0]]["step"])
+                b = self.buffers[i]
+                self._update([b["param"], b["grad"], b["exp_avg"], b["exp_avg_sq"]], self._hyper(group, t, b["param"].device), sr)
+                continue
             hypers: dict[float, torch.Tensor] = {}  # by step count: one host-to-device copy per group, not per tensor
             for p in group["params"]:
                 if p.grad is None:
@@ -65,24 +142,13 @@ class AdamWBF16(torch.optim.Optimizer):
                 state = self.state[p]
                 if not state:
                     state["step"] = torch.zeros((), dtype=torch.float32)
-                    state["exp_avg"] = torch.zeros_like(p)
-                    state["exp_avg_sq"] = torch.zeros_like(p)
+                    for k in self.STATE:
+                        state[k] = torch.zeros_like(p)
                 state["step"] += 1
                 t = float(state["step"])
                 if t not in hypers:
-                    # from pinned memory: a copy from pageable memory waits for the GPU to drain its queue, and one
-                    # such wait per tensor left the GPU idle for most of the optimizer step
-                    host = torch.tensor([group["lr"], beta1, beta2, 1 - beta1**t, 1 - beta2**t, group["eps"],
-                                         group["weight_decay"]], dtype=torch.float32, pin_memory=p.is_cuda)
-                    hypers[t] = host.to(p.device, non_blocking=True)
-                hyper = hypers[t]
-                flat = [p.view(-1), p.grad.view(-1), state["exp_avg"].view(-1), state["exp_avg_sq"].view(-1)]
-                sr = group["stochastic_rounding"]
-                if self.fused if self.fused is not None else p.is_cuda:
-                    fused_adamw_update()(*flat, hyper, sr)
-                    continue
-                for start in range(0, p.numel(), CHUNK):
-                    adamw_update_(*(x[start : start + CHUNK] for x in flat), hyper, sr)
+                    hypers[t] = self._hyper(group, t, p.device)
+                self._update([p.view(-1), p.grad.view(-1), state["exp_avg"].view(-1), state["exp_avg_sq"].view(-1)], hypers[t], sr)
 
 
 def build_optimizer(config: Config, model: torch.nn.Module, device: torch.device) -> torch.optim.Optimizer:
