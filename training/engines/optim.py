@@ -51,7 +51,8 @@ class AdamWBF16(torch.optim.Optimizer):
     flat (default: as fused): each param group's weights, gradients and moments live in one flat buffer each, the
     parameters and their .grad being views into it, so a step is one update call per group instead of one per
     tensor. polski-1b3 has 255 tensors, and launching 255 compiled calls kept the GPU idle for longer than the
-    update itself took. Every parameter is updated each step (a gradient is zeroed, never set to None).
+    update itself took. Every parameter is updated each step. zero_grad(set_to_none=True) frees the gradient
+    buffer (evaluation inside 12 GiB needs that memory); bind_grads() makes a zeroed one before the next backward.
     """
 
     STATE = ("exp_avg", "exp_avg_sq")
@@ -75,7 +76,7 @@ class AdamWBF16(torch.optim.Optimizer):
         params = group["params"]
         if buffers is None:
             total, first = sum(p.numel() for p in params), params[0]
-            buffers = {k: torch.zeros(total, dtype=first.dtype, device=first.device) for k in ("param", "grad", *self.STATE)}
+            buffers = {k: torch.zeros(total, dtype=first.dtype, device=first.device) for k in ("param", *self.STATE)}
         offset = 0
         for p in params:
             n = p.numel()
@@ -84,9 +85,10 @@ class AdamWBF16(torch.optim.Optimizer):
             if p.data_ptr() != views["param"].data_ptr():
                 views["param"].copy_(p.detach())
                 p.data = views["param"]
-            if p.grad is not None and p.grad.data_ptr() != views["grad"].data_ptr():
-                views["grad"].copy_(p.grad)
-            p.grad = views["grad"]
+            if "grad" in views:
+                if p.grad is not None and p.grad.data_ptr() != views["grad"].data_ptr():
+                    views["grad"].copy_(p.grad)
+                p.grad = views["grad"]
             state = self.state[p]
             state.setdefault("step", torch.zeros((), dtype=torch.float32))
             for k in self.STATE:
@@ -99,8 +101,19 @@ class AdamWBF16(torch.optim.Optimizer):
         if not self.flat:
             return super().zero_grad(set_to_none)
         for group, buffers in zip(self.param_groups, self.buffers):
-            buffers["grad"].zero_()
-            if any(p.grad is None for p in group["params"]):  # someone set it to None: point it at the buffer again
+            if set_to_none:
+                buffers.pop("grad", None)
+                for p in group["params"]:
+                    p.grad = None
+            elif "grad" in buffers:
+                buffers["grad"].zero_()
+
+    def bind_grads(self) -> None:
+        """Flat mode: a zeroed gradient buffer whose views are the parameters' .grad, so backward adds into it
+        (gradients already set elsewhere are copied in)."""
+        for group, buffers in zip(self.param_groups, self.buffers):
+            if "grad" not in buffers:
+                buffers["grad"] = torch.zeros_like(buffers["param"])
                 self._flatten(group, buffers)
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -129,6 +142,7 @@ class AdamWBF16(torch.optim.Optimizer):
         for i, group in enumerate(self.param_groups):
             sr = group["stochastic_rounding"]
             if self.flat:
+                self.bind_grads()
                 for p in group["params"]:
                     self.state[p]["step"] += 1
                 t = float(self.state[group["params"][0]]["step"])

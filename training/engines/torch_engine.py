@@ -44,6 +44,8 @@ class TorchEngine(Engine):
     def backward(self, loss, n_micro: int, last: bool, skip: bool) -> None:
         if skip:
             return  # the step is dropped; its accumulated gradients are cleared in step()
+        if getattr(self.optimizer, "flat", False):
+            self.optimizer.bind_grads()  # backward adds into the flat gradient buffer
         self.scaler.scale(loss / n_micro).backward()
 
     def step(self, lr: float, skip: bool) -> StepStats:
