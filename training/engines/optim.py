@@ -139,16 +139,16 @@ class AdamWBF16(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure=None):
-        for i, group in enumerate(self.param_groups):
-            sr = group["stochastic_rounding"]
-            if self.flat:
-                self.bind_grads()
+        if self.flat:
+            self.bind_grads()
+            for group, b in zip(self.param_groups, self.buffers):
                 for p in group["params"]:
                     self.state[p]["step"] += 1
                 t = float(self.state[group["params"][0]]["step"])
-                b = self.buffers[i]
-                self._update([b["param"], b["grad"], b["exp_avg"], b["exp_avg_sq"]], self._hyper(group, t, b["param"].device), sr)
-                continue
+                hyper = self._hyper(group, t, b["param"].device)
+                self._update([b["param"], b["grad"], b["exp_avg"], b["exp_avg_sq"]], hyper, group["stochastic_rounding"])
+            return
+        for group in self.param_groups:
             hypers: dict[float, torch.Tensor] = {}  # by step count: one host-to-device copy per group, not per tensor
             for p in group["params"]:
                 if p.grad is None:
@@ -162,7 +162,8 @@ class AdamWBF16(torch.optim.Optimizer):
                 t = float(state["step"])
                 if t not in hypers:
                     hypers[t] = self._hyper(group, t, p.device)
-                self._update([p.view(-1), p.grad.view(-1), state["exp_avg"].view(-1), state["exp_avg_sq"].view(-1)], hypers[t], sr)
+                tensors = [p.view(-1), p.grad.view(-1), state["exp_avg"].view(-1), state["exp_avg_sq"].view(-1)]
+                self._update(tensors, hypers[t], group["stochastic_rounding"])
 
 
 def build_optimizer(config: Config, model: torch.nn.Module, device: torch.device) -> torch.optim.Optimizer:
