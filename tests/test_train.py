@@ -1,4 +1,5 @@
 """The training loop on polski-tiny, CPU: learning, guards, fp16 scaler, config errors, data order."""
+import functools
 import json
 import math
 
@@ -388,9 +389,10 @@ def test_flat_adamw_bf16_updates_like_the_per_tensor_one_and_survives_a_state_ro
 
 
 def test_engine_with_flat_bf16_buffers_trains_like_per_tensor_updates(monkeypatch):
-    """The torch engine with bf16 weights as it runs on CUDA (flat buffers; backward adds into the gradient views,
-    gradient accumulation included) gives the per-tensor optimizer's losses exactly."""
+    """The torch engine with bf16 weights (flat buffers; backward adds into the gradient views, gradient
+    accumulation included) gives the per-tensor optimizer's losses exactly."""
     from training.config import load_config
+    from training.engines import optim
     from training.engines.optim import AdamWBF16
     from training.engines.torch_engine import TorchEngine
     from training.model import GPT
@@ -401,7 +403,7 @@ def test_engine_with_flat_bf16_buffers_trains_like_per_tensor_updates(monkeypatc
     batches = [(torch.randint(0, 512, (2, 32)), torch.randint(0, 512, (2, 32))) for _ in range(2)] * 4  # learnable
     losses = {}
     for flat in (False, True):
-        monkeypatch.setattr(AdamWBF16, "_on_cuda", lambda self, flat=flat: flat)
+        monkeypatch.setattr(optim, "AdamWBF16", functools.partial(AdamWBF16, flat=flat))
         torch.manual_seed(1)
         engine = TorchEngine(cfg, GPT(cfg.model), torch.device("cpu"))
         assert engine.optimizer.flat is flat

@@ -48,7 +48,7 @@ class AdamWBF16(torch.optim.Optimizer):
     """AdamW whose weights and moments are bf16; maths in fp32, written back with stochastic rounding.
 
     fused: the update is a compiled kernel (default on CUDA); otherwise eager, chunk by chunk.
-    flat (default: as fused): each param group's weights, gradients and moments live in one flat buffer each, the
+    flat (default): each param group's weights, gradients and moments live in one flat buffer each, the
     parameters and their .grad being views into it, so a step is one update call per group instead of one per
     tensor. polski-1b3 has 255 tensors, and launching 255 compiled calls kept the GPU idle for longer than the
     update itself took. Every parameter is updated each step. zero_grad(set_to_none=True) frees the gradient
@@ -58,17 +58,14 @@ class AdamWBF16(torch.optim.Optimizer):
     STATE = ("exp_avg", "exp_avg_sq")
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.95), eps=1e-8, weight_decay=0.0, stochastic_rounding=True,
-                 fused: bool | None = None, flat: bool | None = None):
+                 fused: bool | None = None, flat: bool = True):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, stochastic_rounding=stochastic_rounding)
         super().__init__(params, defaults)
         self.fused = fused
-        self.flat = flat if flat is not None else (fused if fused is not None else self._on_cuda())
+        self.flat = flat
         self.buffers: list[dict[str, torch.Tensor]] = []
         if self.flat:
             self.buffers = [self._flatten(group) for group in self.param_groups]
-
-    def _on_cuda(self) -> bool:
-        return any(p.is_cuda for group in self.param_groups for p in group["params"])
 
     def _flatten(self, group: dict, buffers: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
         """Moves the group's weights, gradients and moments into flat buffers (made here unless given) and
@@ -109,11 +106,14 @@ class AdamWBF16(torch.optim.Optimizer):
                 buffers["grad"].zero_()
 
     def bind_grads(self) -> None:
-        """Flat mode: a zeroed gradient buffer whose views are the parameters' .grad, so backward adds into it
-        (gradients already set elsewhere are copied in)."""
+        """Flat mode: a zeroed gradient buffer whose views are the parameters' .grad, so backward adds into it.
+        A gradient assigned from outside (a new tensor, not the view) is copied into the buffer."""
         for group, buffers in zip(self.param_groups, self.buffers):
             if "grad" not in buffers:
                 buffers["grad"] = torch.zeros_like(buffers["param"])
+                self._flatten(group, buffers)
+            elif any(p.grad is None or p.grad.untyped_storage().data_ptr() != buffers["grad"].untyped_storage().data_ptr()
+                     for p in group["params"]):
                 self._flatten(group, buffers)
 
     def load_state_dict(self, state_dict: dict) -> None:
