@@ -1,4 +1,6 @@
 """The shell scripts that move data to the GPU machine: what pack_data.sh writes, unpack_bins.sh restores exactly."""
+import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -69,3 +71,17 @@ def test_scaling_efficiency_is_read_from_two_runs_metrics(tmp_path):
     assert result["efficiency"] == pytest.approx(111_020 / (2 * 60_020), abs=1e-3)
     with pytest.raises(SystemExit, match="no tokens_per_s after step 40"):
         scaling(tmp_path / "one.jsonl", tmp_path / "two.jsonl", gpus=2, skip=40)
+
+
+def test_mfu_variants_runs_each_variant_in_its_own_process_and_keeps_its_result(tmp_path):
+    """scripts/gpu/mfu_variants.sh with CPU smoke scenarios: a JSON and a log per variant, the mode passed through."""
+    out = tmp_path / "out"
+    run = subprocess.run(["bash", str(ROOT / "scripts/gpu/mfu_variants.sh"), str(out), "300", "tiny-fp32master:default",
+                          "tiny-capped-rtn:reduce-overhead"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "THROUGHPUT_ARGS": "--smoke --steps 1 --warmup 0"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.count("exit 0") == 2, run.stdout
+    results = {p.name: json.loads(p.read_text()) for p in out.glob("*.json")}
+    assert sorted(results) == ["tiny-capped-rtn-reduce-overhead.json", "tiny-fp32master-default.json"]
+    row = results["tiny-capped-rtn-reduce-overhead.json"]["scenarios"]["tiny-capped-rtn"]
+    assert row["train"]["compile_mode"] == "reduce-overhead" and row["tokens_per_s"] > 0
