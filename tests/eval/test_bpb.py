@@ -77,3 +77,32 @@ def test_picked_logprobs_match_a_float64_log_softmax_even_for_extreme_logits():
     got = _picked_logprobs(logits, targets)
     assert np.all(np.isfinite(got)) and np.abs(got - expected).max() < 1e-5
     assert got[3] == 0.0 or abs(got[3]) < 1e-6
+
+
+def test_ntrex_by_word_frequency_attributes_every_bit_and_byte_once(tmp_path):
+    """benchmarks/ntrex_by_word_frequency.py: token byte ends match the text (byte fallback included), and the rows
+    add up to the text's bytes and the tokens' bits; an unseen word's bits land in its row."""
+    import importlib.util
+    from collections import Counter
+    from pathlib import Path
+
+    import numpy as np
+    import sentencepiece as spm
+
+    from tests.polish_text import build_tiny_tokenizer
+
+    spec = importlib.util.spec_from_file_location("nbwf", Path(__file__).resolve().parents[2] / "benchmarks" / "ntrex_by_word_frequency.py")
+    nbwf = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(nbwf)
+    sp = spm.SentencePieceProcessor(model_file=str(build_tiny_tokenizer(tmp_path) / "tokenizer.model"))
+    text = "Źdźbło  trawy, 2024 r. — ☃ żółw ąę!"
+    ids = sp.encode(text)
+    assert nbwf.token_byte_ends(sp, ids)[-1] == len(text.encode("utf-8"))
+    logprobs = -np.linspace(0.1, 2.0, len(ids))
+    counts = Counter({"trawy": 5, "r": 5000, "żółw": 200})
+    rows = {name: {"words": 0, "bytes": 0, "bits": 0.0} for name in [*(b[2] for b in nbwf.BUCKETS), "numbers", "spaces and punctuation"]}
+    nbwf.attribute(text, ids, logprobs, sp, counts, rows)
+    assert sum(r["bytes"] for r in rows.values()) == len(text.encode("utf-8"))
+    assert sum(r["bits"] for r in rows.values()) == pytest.approx(float(-logprobs.sum()) / math.log(2))
+    assert rows["never in the corpus"]["words"] == 2 and rows["numbers"]["words"] == 1  # Źdźbło, ąę; 2024
+    assert rows["1,000+ times"]["words"] == 1 and rows["never in the corpus"]["bits"] > 0
