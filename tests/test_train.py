@@ -416,3 +416,30 @@ def test_engine_with_flat_bf16_buffers_trains_like_per_tensor_updates(monkeypatc
             engine.step(1e-2, False)
     assert losses[True] == losses[False]
     assert losses[True][-1] < losses[True][0]
+
+
+def test_flat_adamw_bf16_load_copies_moments_into_its_buffers_without_a_second_device_copy(monkeypatch):
+    """At resume torch.optim would copy every moment to the parameters' device beside the flat buffers (4.8 GiB more
+    for polski-1b3 on a 12 GiB card): torch gets only step counts and hyperparameters; the moments go straight in."""
+    from training.engines.optim import AdamWBF16
+
+    torch.manual_seed(0)
+    params = [torch.nn.Parameter(torch.randn(6, 4).to(torch.bfloat16)), torch.nn.Parameter(torch.randn(5).to(torch.bfloat16))]
+    opt = AdamWBF16([{"params": params[:1]}, {"params": params[1:]}], lr=1e-2, fused=False)
+    for p in params:
+        p.grad = torch.randn_like(p)
+    opt.step()
+    saved = opt.state_dict()
+    fresh = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    opt2 = AdamWBF16([{"params": fresh[:1]}, {"params": fresh[1:]}], lr=1e-2, fused=False)
+    seen_by_torch = []
+    original = torch.optim.Optimizer.load_state_dict
+    monkeypatch.setattr(torch.optim.Optimizer, "load_state_dict",
+                        lambda self, sd: (seen_by_torch.extend(k for s in sd["state"].values() for k in s), original(self, sd))[1])
+    opt2.load_state_dict(saved)
+    assert seen_by_torch and set(seen_by_torch) == {"step"}
+    for p, q in zip(params, fresh):
+        for k in ("exp_avg", "exp_avg_sq"):
+            assert torch.equal(opt2.state[q][k], opt.state[p][k])
+        assert float(opt2.state[q]["step"]) == 1.0
+    assert opt2.state[fresh[1]]["exp_avg"].data_ptr() == opt2.buffers[1]["exp_avg"].data_ptr()

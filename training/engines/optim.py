@@ -117,10 +117,22 @@ class AdamWBF16(torch.optim.Optimizer):
                 self._flatten(group, buffers)
 
     def load_state_dict(self, state_dict: dict) -> None:
-        super().load_state_dict(state_dict)  # new state tensors: copy them into the flat buffers
-        if self.flat:
-            for group, buffers in zip(self.param_groups, self.buffers):
-                self._flatten(group, buffers)
+        if not self.flat:
+            return super().load_state_dict(state_dict)
+        # torch would first copy every moment to the parameter's device, beside the flat buffers that already hold
+        # them: 4.8 GiB more for polski-1b3, which a 12 GiB card does not have at resume. So torch maps only the
+        # step counts and hyperparameters; the moments are copied from where they were loaded into the buffers.
+        saved = state_dict["state"]
+        super().load_state_dict({**state_dict, "state": {i: {k: v for k, v in s.items() if k not in self.STATE}
+                                                        for i, s in saved.items()}})
+        saved_ids = [i for group in state_dict["param_groups"] for i in group["params"]]
+        params = [p for group in self.param_groups for p in group["params"]]
+        for i, p in zip(saved_ids, params):
+            for k in self.STATE:
+                if k in saved.get(i, {}):
+                    self.state[p][k] = saved[i][k]  # _flatten copies it into the buffer's view
+        for group, buffers in zip(self.param_groups, self.buffers):
+            self._flatten(group, buffers)
 
     def _update(self, tensors: list[torch.Tensor], hyper: torch.Tensor, sr: bool) -> None:
         if self.fused if self.fused is not None else tensors[0].is_cuda:
