@@ -12,10 +12,7 @@ little high and that row low.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import math
-import platform
 import re
 import sys
 from collections import Counter
@@ -23,11 +20,11 @@ from pathlib import Path
 
 import numpy as np
 import sentencepiece as spm
+from provenance import provenance, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training.atomic import write_text  # noqa: E402
 from training.corpus.readers import iter_corpus_texts  # noqa: E402
 from training.evals.backends import open_backend  # noqa: E402
 from training.evals.bpb import sequence_logprobs  # noqa: E402
@@ -107,12 +104,13 @@ def main() -> None:
         attribute(text, seq[1:], lp, sp, counts, rows)
 
     total_bits, total_bytes = sum(r["bits"] for r in rows.values()), sum(r["bytes"] for r in rows.values())
-    result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": f"{platform.machine()}, CPU", "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+    import llama_cpp
+
+    result = {**provenance("ntrex_by_word_frequency", {"sentencepiece": spm.__version__, "llama_cpp": llama_cpp.__version__}),
               "model": Path(args.model).name, "text": args.text.name, "bpb": total_bits / total_bytes,
               "corpus_words": sum(counts.values()), "corpus_distinct_words": len(counts), "rows": rows}
     lines = [f"# {Path(args.model).name} on {args.text.name}: bits by how often each word occurs in the corpus", "",
-             f"{result['date']}, {result['machine']}; `python benchmarks/{result['command']}`", "",
+             f"{result['date']}, {result['device']}; `{result['command']}`", "",
              f"Overall {result['bpb']:.3f} bits per byte. Corpus train split: {result['corpus_words']:,} words, "
              f"{result['corpus_distinct_words']:,} distinct (case-sensitive). A token's bits go to the word holding its last "
              "letter or digit; its leading space is scored with the word but counted as a byte of \"spaces and punctuation\", "
@@ -121,10 +119,7 @@ def main() -> None:
     for name, r in rows.items():
         lines.append(f"| {name} | {r['words']:,} | {r['bytes'] / total_bytes:.1%} | {r['bits'] / total_bits:.1%} | "
                      f"{r['bits'] / max(1, r['bytes']):.3f} |")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text(args.out.with_suffix(".json"), json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    write_text(args.out.with_suffix(".md"), "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(args.out, result, lines)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import os
 import platform
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
 
 def cpu_device() -> str:
@@ -21,3 +22,13 @@ def provenance(benchmark: str, versions: dict, argv: list[str] | None = None, de
         "device": device or cpu_device(),
         "versions": {"python": platform.python_version(), **versions},
     }
+
+
+def write_results(out: Path, result: dict, md_lines: list[str]) -> None:
+    """OUT.json and OUT.md (atomic writes), and the Markdown on stdout."""
+    from training.atomic import write_json, write_text
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_json(out.with_suffix(".json"), result)
+    write_text(out.with_suffix(".md"), "\n".join(md_lines) + "\n")
+    print("\n".join(md_lines))

@@ -10,19 +10,17 @@ space), one at a time, and bucketed by the corpus count of its longest run of le
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import platform
 import sys
 from collections import Counter
 from pathlib import Path
 
+import sentencepiece
 from ntrex_by_word_frequency import BUCKETS, WORD, bucket_of, corpus_word_counts
+from provenance import provenance, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from training.atomic import write_text  # noqa: E402
 from training.evals.texts import load_texts  # noqa: E402
 from training.tokenizer import load_any_tokenizer  # noqa: E402
 
@@ -62,23 +60,19 @@ def main() -> None:
         rows[name] = row
     totals = {tok.name: sum(r[tok.name] for r in rows.values()) for tok in tokenizers}
 
-    result = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-              "machine": f"{platform.machine()}, CPU", "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+    result = {**provenance("tokenizer_by_word_frequency", {"sentencepiece": sentencepiece.__version__}),
               "text": args.text.name, "words": total_words, "rows": rows,
               "tokens_per_word": {k: v / total_words for k, v in totals.items()}}
     head = " | ".join(f"{t.name}: tokens/word | {t.name}: share of its tokens" for t in tokenizers)
     lines = [f"# Tokens per word on {args.text.name} by how often the word occurs in our corpus", "",
-             f"{result['date']}, {result['machine']}; `python benchmarks/{result['command']}`", "",
+             f"{result['date']}, {result['device']}; `{result['command']}`", "",
              "Words one at a time, each after a space (a word's longest run of letters and digits decides its row). "
              "Overall: " + ", ".join(f"{k} {v:.3f}" for k, v in result["tokens_per_word"].items()) + " tokens/word.", "",
              f"| words of the text | share of words | {head} |", "|---|---:|" + "---:|---:|" * len(tokenizers)]
     for name, r in rows.items():
         cells = " | ".join(f"{r[t.name] / max(1, r['words']):.3f} | {r[t.name] / totals[t.name]:.1%}" for t in tokenizers)
         lines.append(f"| {name} | {r['words'] / total_words:.1%} | {cells} |")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    write_text(args.out.with_suffix(".json"), json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    write_text(args.out.with_suffix(".md"), "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    write_results(args.out, result, lines)
 
 
 if __name__ == "__main__":

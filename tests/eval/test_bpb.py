@@ -79,7 +79,7 @@ def test_picked_logprobs_match_a_float64_log_softmax_even_for_extreme_logits():
     assert got[3] == 0.0 or abs(got[3]) < 1e-6
 
 
-def test_ntrex_by_word_frequency_attributes_every_bit_and_byte_once(tmp_path):
+def test_ntrex_by_word_frequency_attributes_every_bit_and_byte_once(tmp_path, monkeypatch):
     """benchmarks/ntrex_by_word_frequency.py: token byte ends match the text (byte fallback included), and the rows
     add up to the text's bytes and the tokens' bits; an unseen word's bits land in its row."""
     import importlib.util
@@ -91,7 +91,9 @@ def test_ntrex_by_word_frequency_attributes_every_bit_and_byte_once(tmp_path):
 
     from tests.polish_text import build_tiny_tokenizer
 
-    spec = importlib.util.spec_from_file_location("nbwf", Path(__file__).resolve().parents[2] / "benchmarks" / "ntrex_by_word_frequency.py")
+    benchmarks = Path(__file__).resolve().parents[2] / "benchmarks"
+    monkeypatch.syspath_prepend(str(benchmarks))  # as when it runs as a script: its helpers sit beside it
+    spec = importlib.util.spec_from_file_location("nbwf", benchmarks / "ntrex_by_word_frequency.py")
     nbwf = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(nbwf)
     sp = spm.SentencePieceProcessor(model_file=str(build_tiny_tokenizer(tmp_path) / "tokenizer.model"))
