@@ -28,13 +28,14 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.config import load_config  # noqa: E402
+from training.config import TrainConfig, load_config  # noqa: E402
 from training.engines.base import measure_peak_flops  # noqa: E402
 from training.engines.torch_engine import TorchEngine  # noqa: E402
 from training.loader import TokenWindows, to_device  # noqa: E402
@@ -157,7 +158,7 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", help="scenario names to run")
     ap.add_argument("--bins", help="BINS_DIR to train on instead of synthetic tokens")
     ap.add_argument("--attention", choices=["auto", "flash", "cudnn", "efficient"], help="train.attention_backend for every scenario")
-    ap.add_argument("--compile-mode", choices=["default", "max-autotune-no-cudagraphs", "reduce-overhead", "max-autotune"], help="train.compile_mode for every scenario")
+    ap.add_argument("--compile-mode", choices=get_args(TrainConfig.model_fields["compile_mode"].annotation), help="train.compile_mode for every scenario")
     ap.add_argument("--profile", action="store_true", help="after timing, profile 2 steps: GPU time by kernel kind")
     args = ap.parse_args(argv)
     steps = args.steps or (2 if args.smoke else 30)

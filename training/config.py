@@ -127,6 +127,11 @@ class TrainConfig(Strict):
         return v
 
     @property
+    def cuda_graphs(self) -> bool:
+        """torch.compile replays CUDA graphs in these modes."""
+        return self.compile and self.compile_mode in ("reduce-overhead", "max-autotune")
+
+    @property
     def tokens_per_step_factor(self) -> int:
         return self.micro_batch_size * self.grad_accum_steps
 
@@ -138,7 +143,7 @@ class TrainConfig(Strict):
             raise ValueError("param_dtype = \"bf16\" is for the torch engine; DeepSpeed keeps its own fp32 master weights")
         if self.offload_optimizer and self.engine != "deepspeed":
             raise ValueError("offload_optimizer needs engine = \"deepspeed\"")
-        if self.compile_mode in ("reduce-overhead", "max-autotune") and self.grad_accum_steps > 1:
+        if self.cuda_graphs and self.grad_accum_steps > 1:
             raise ValueError(f"compile_mode = \"{self.compile_mode}\" replays CUDA graphs, whose gradient outputs the next "
                              "micro-batch overwrites: set grad_accum_steps = 1 or compile_mode = \"max-autotune-no-cudagraphs\"")
         return self

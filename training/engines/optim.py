@@ -106,14 +106,17 @@ class AdamWBF16(torch.optim.Optimizer):
                 buffers["grad"].zero_()
 
     def bind_grads(self) -> None:
-        """Flat mode: a zeroed gradient buffer whose views are the parameters' .grad, so backward adds into it.
-        A gradient assigned from outside (a new tensor, not the view) is copied into the buffer."""
+        """Flat mode: a zeroed gradient buffer whose views are the parameters' .grad, so backward adds into it."""
         for group, buffers in zip(self.param_groups, self.buffers):
             if "grad" not in buffers:
                 buffers["grad"] = torch.zeros_like(buffers["param"])
                 self._flatten(group, buffers)
-            elif any(p.grad is None or p.grad.untyped_storage().data_ptr() != buffers["grad"].untyped_storage().data_ptr()
-                     for p in group["params"]):
+
+    def _adopt_foreign_grads(self) -> None:
+        """A gradient assigned from outside (a new tensor, not the buffer's view) is copied into the buffer."""
+        for group, buffers in zip(self.param_groups, self.buffers):
+            storage = buffers["grad"].untyped_storage().data_ptr()
+            if any(p.grad is None or p.grad.untyped_storage().data_ptr() != storage for p in group["params"]):
                 self._flatten(group, buffers)
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -153,6 +156,7 @@ class AdamWBF16(torch.optim.Optimizer):
     def step(self, closure=None):
         if self.flat:
             self.bind_grads()
+            self._adopt_foreign_grads()
             for group, b in zip(self.param_groups, self.buffers):
                 for p in group["params"]:
                     self.state[p]["step"] += 1

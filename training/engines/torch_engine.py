@@ -30,12 +30,11 @@ class TorchEngine(Engine):
         if t.compile and t.compile_scope == "blocks":
             self.compile_blocks(model, t.compile_mode)
         self.wrapped = torch.compile(wrapped, mode=t.compile_mode) if t.compile and t.compile_scope == "model" else wrapped
-        self.cuda_graphs = t.compile and t.compile_mode in ("reduce-overhead", "max-autotune")
 
     def forward(self, x, y, last: bool = True):
         if self.ddp is not None:
             self.ddp.require_backward_grad_sync = last  # what DDP.no_sync() does: all-reduce only on the last micro-batch
-        if self.cuda_graphs:
+        if self.config.train.cuda_graphs:
             torch.compiler.cudagraph_mark_step_begin()  # the previous replay's outputs are no longer read
         with self.autocast():
             _, loss = self.wrapped(x, y)
