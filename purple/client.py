@@ -25,6 +25,9 @@ from training.errors import PolskiError
 DEFAULT_HOST = "http://127.0.0.1:11434"
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503})
 _CHUNK = 1 << 20
+# Ollama ends a stream without `done` (HTTP 200, no error) once the model repeats one piece ~30 times
+# (its "token repeat limit"; ollama/ollama#18374 raises it to 100); a run this long at the cut is that.
+REPEAT_RUN = 16
 
 
 class OllamaError(PolskiError):
@@ -60,6 +63,21 @@ class StreamError(OllamaError):
         self.partial = partial
         self.retryable = retryable
         super().__init__(message)
+
+
+@dataclass
+class Repeats:
+    """The run of identical pieces at the end of a stream (whitespace-trimmed, empty pieces ignored)."""
+
+    piece: str = ""
+    count: int = 0
+
+    def add(self, content: str) -> None:
+        piece = content.strip()
+        if not piece:
+            return
+        self.count = self.count + 1 if piece == self.piece else 1
+        self.piece = piece
 
 
 def resolve_host(host: str | None = None) -> tuple[str, dict]:
@@ -263,6 +281,7 @@ class OllamaClient:
         if think is not None:
             body["think"] = think
         partial: list[str] = []
+        run = Repeats()
         started = False
         try:
             async with self._http.stream("POST", "/api/chat", json=body) as response:
@@ -286,9 +305,13 @@ class OllamaClient:
                                           "see the server log", "".join(partial), retryable=True)
                     chunk = ChatChunk.from_json(obj)
                     partial.append(chunk.content)
+                    run.add(chunk.content)
                     yield chunk
                     if chunk.done:
                         return
+                if run.count >= REPEAT_RUN:
+                    raise StreamError(f"Ollama stopped the reply: the model repeated {run.piece!r} {run.count} times "
+                                      "(its repeat limit); raise repeat_penalty or temperature", "".join(partial))
                 raise StreamError("Ollama closed the stream before it was done; retry, "
                                   "and check the server log", "".join(partial), retryable=True)
         except httpx.TransportError as err:

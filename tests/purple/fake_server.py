@@ -18,7 +18,7 @@ class Script:
     pieces: list[str] = field(default_factory=lambda: ["Dzień ", "dobry"])
     interval: float = 0.0  # seconds between chunks
     first_token_delay: float = 0.0
-    fault: str = ""  # "" | "error" | "cut" | "malformed"
+    fault: str = ""  # "" | "error" | "cut" | "malformed" | "end" (HTTP 200 ends without `done`)
     fault_after: int = 1  # chunks sent before the fault
 
 

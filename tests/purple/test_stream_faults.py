@@ -37,6 +37,23 @@ async def test_fault_mid_stream_keeps_partial(tmp_path, fault):
     assert reply.status == STATUS_ERROR and reply.content == "Ala ma "
 
 
+async def test_stream_ended_by_ollamas_repeat_limit_names_the_fix(tmp_path):
+    # what a real Ollama 0.24 sent for a greedy polski-mini reply: 31 "R" pieces, then the end, no `done`
+    pieces = ["Jeden", " z", " posłów", " P", "PS"] + ["R"] * 31
+    store, _, error, server = await run(tmp_path, Script(pieces + ["x"], fault="end", fault_after=len(pieces)))
+    assert isinstance(error, StreamError) and not error.retryable
+    assert "repeated 'R' 31 times" in str(error) and "repeat_penalty" in str(error)
+    assert len(server.requests) == 1
+    reply = store.get_message(store.get_chat(1).current_leaf)
+    assert reply.status == STATUS_ERROR and reply.content == "".join(pieces)
+
+
+async def test_stream_ended_without_done_otherwise_is_retryable(tmp_path):
+    _, _, error, _ = await run(tmp_path, Script(["Ala ", "ma ", "ma ", "kota"], fault="end", fault_after=3))
+    assert isinstance(error, StreamError) and error.retryable
+    assert "closed the stream before it was done" in str(error)
+
+
 async def test_slow_first_token_is_measured(tmp_path):
     _, outcome, error, _ = await run(tmp_path, Script(["a", "b"], first_token_delay=0.3))
     assert error is None and outcome.status == STATUS_COMPLETE
