@@ -5,6 +5,7 @@ A reader never sees a half-written file: it sees the old one or the new one.
 from __future__ import annotations
 
 import contextlib
+import glob
 import json
 import os
 import shutil
@@ -58,9 +59,14 @@ def atomic_dir(target: Path | str) -> Iterator[Path]:
     """Yields a temp dir beside `target`; on clean exit its files are fsynced and it is renamed to `target`.
 
     An existing `target` is replaced. On error the temp dir is removed and `target` is untouched.
+    Temp dirs that an earlier writer of `target` left behind (killed with SIGKILL) are removed first,
+    so there must be one writer per target at a time.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{glob.escape(target.name)}.*"):
+        if stale.is_dir() and (stale.name.endswith(".tmp") or stale.name == f".{target.name}.old"):
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp

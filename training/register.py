@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from training.errors import ExportError, ServerError
+from training.errors import ConfigError, ExportError, ServerError
 from training.export.modelfile import (
     Modelfile,
     parse_modelfile,
@@ -60,7 +61,10 @@ def config_from_gguf(gguf: Path):
     meta = read_metadata(gguf)
     toml = meta.get("polski.config_toml")
     if toml:
-        return parse_config(tomllib.loads(toml), f"{gguf}:polski.config_toml")
+        try:
+            return parse_config(tomllib.loads(toml), f"{gguf}:polski.config_toml")
+        except ConfigError as err:  # exported by another polski version: a key since renamed or removed
+            print(f"warning: {err}; using the GGUF's architecture metadata instead", file=sys.stderr)
     arch = meta.get("general.architecture", "llama")
     m = ModelConfig(
         name=meta.get("general.name", gguf.stem), vocab_size=len(meta.get("tokenizer.ggml.tokens", [])) or 32000,

@@ -3,12 +3,16 @@ import gzip
 import json
 import lzma
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 import zstandard
 
-from tests.polish_text import polish_paragraphs
+from tests.polish_text import polish_paragraphs, write_polish_jsonl
 from training.cli import main
 from training.config import CorpusConfig
 from training.corpus.build import build_corpus
@@ -156,3 +160,42 @@ def test_shared_corpus_sample_builds(tmp_path):
     manifest = manifest_of(out)
     assert manifest["errors_total"] == 0
     assert manifest["filters"]["kept"]["docs"] >= 8
+
+
+def _start_build(source: Path, out: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "training.cli", "corpus", "build", str(source), "--out", str(out),
+                             "--workers", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_temp_dir(out: Path, proc: subprocess.Popen, not_this: set[Path] = frozenset()) -> Path:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = [p for p in out.parent.glob(f".{out.name}.*.tmp") if p not in not_this]
+        if found:
+            return found[0]
+        assert proc.poll() is None, f"the build ended before its temp dir was seen: {proc.stderr.read()}"
+        time.sleep(0.01)
+    raise AssertionError("no temp dir appeared")
+
+
+def test_killed_builds_leave_no_half_written_output(tmp_path):
+    """SIGKILL leaves a temp dir that the next build removes; SIGTERM unwinds and removes its own."""
+    source = write_polish_jsonl(tmp_path / "src" / "a.jsonl", copies=60)
+    out = tmp_path / "corpus"
+
+    proc = _start_build(source, out)
+    stale = _wait_for_temp_dir(out, proc)
+    proc.kill()
+    proc.wait()
+    assert stale.is_dir() and not out.exists()
+
+    proc = _start_build(source, out)
+    own = _wait_for_temp_dir(out, proc, not_this={stale})
+    assert not stale.exists()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert not own.exists() and not out.exists()
+
+    proc = _start_build(source, out)
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    assert (out / "manifest.json").is_file() and not list(tmp_path.glob(".corpus.*"))

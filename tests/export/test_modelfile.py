@@ -90,3 +90,18 @@ def test_write_modelfile_relative(tmp_path):
     gguf = tmp_path / "a" / "m.gguf"
     target = write_modelfile(tmp_path / "b" / "Modelfile", gguf, load_config("polski-tiny"))
     assert read_modelfile(target).from_ == "../a/m.gguf"
+
+
+def test_gguf_with_an_outdated_embedded_config_falls_back_to_its_metadata(tiny_gguf, tiny_run, tmp_path, capsys):
+    """A GGUF exported before a config key was renamed (as the first shipped polski-mini: sft.mix_pretrain)."""
+    from training.register import config_from_gguf
+
+    data = tiny_gguf.read_bytes()
+    assert data.count(b"pretrain_mix = ") == 1
+    old = tmp_path / "old.gguf"
+    old.write_bytes(data.replace(b"pretrain_mix = ", b"mix_pretrain = "))  # same length: the GGUF stays valid
+    config = config_from_gguf(old)
+    expected = load_config(tiny_run / "config.toml").model
+    assert (config.model.n_layers, config.model.d_model, config.model.context_length) == \
+        (expected.n_layers, expected.d_model, expected.context_length)
+    assert "sft.mix_pretrain: unknown key" in capsys.readouterr().err
