@@ -1,7 +1,10 @@
 """Tokenizer fertility on Polish: ours next to GPT-2, Llama 2, cl100k and PoLitBert, plus a vocab-size sweep.
 
-    python benchmarks/tokenizer_fertility.py --corpus work/polski-mini/corpus --tokenizer work/polski-mini/tokenizer
+    python benchmarks/tokenizer_fertility.py --corpus work/polski-mini/corpus --tokenizer work/polski-mini-32k/tokenizer
         [work/polski-mini-span32k/tokenizer ...] [--sweep-span-words]
+
+The issue's targets are for 32k: `polski tokenizer train --corpus work/polski-mini/corpus --vocab-size 32000
+--out work/polski-mini-32k/tokenizer` (polski-mini itself ships a 16k tokenizer since 2026-12-01).
 
 Texts: the corpus val split and NTREX-128 (../shared/data/eval/heldout-text/ntrex128-pol.jsonl).
 The sweep trains tokenizers of several sizes on one seeded sample of the corpus train split and reports
@@ -65,7 +68,7 @@ def crossing(sweep: list[dict], anchor: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, default=ROOT / "work" / "polski-mini" / "corpus")
-    parser.add_argument("--tokenizer", type=Path, nargs="+", default=[ROOT / "work" / "polski-mini" / "tokenizer"],
+    parser.add_argument("--tokenizer", type=Path, nargs="+", default=[ROOT / "work" / "polski-mini-32k" / "tokenizer"],
                         help="our TOKENIZER_DIRs, each shown as polski (its parent dir)")
     parser.add_argument("--sweep-span-words", action="store_true", help="also sweep with tokenizer.pieces_span_words")
     parser.add_argument("--sweep", type=int, nargs="*", default=[8000, 16000, 24000, 32000, 48000])
