@@ -19,6 +19,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Awaitable, Callable
 
+from purple.client import OllamaError
 from purple.config import ChatOptions
 from purple.safe_text import has_replacement_char
 from purple.store import (
@@ -230,6 +231,16 @@ class ChatSession:
         return target
 
     # ---------------------------------------------------------------- streaming
+    async def _served_context(self, model: str) -> int | None:
+        """The context window the server loaded `model` with (`/api/ps`): the Modelfile's num_ctx, the chat's,
+        or Ollama's default, capped at what the model was trained for. None if the server does not say."""
+        name = model if ":" in model else f"{model}:latest"
+        try:
+            running = await self.client.ps()
+        except OllamaError:
+            return None
+        return next((m.get("context_length") for m in running if name in (m.get("name"), m.get("model"))), None)
+
     async def stream_reply(
         self,
         parent_id: int,
@@ -279,13 +290,10 @@ class ChatSession:
             text = "".join(text_parts)
             stats = None
             if final is not None:
-                stats = ReplyStats.from_final_chunk(
-                    final,
-                    ttft_s=ttft or 0.0,
-                    wall_s=time.perf_counter() - started,
-                    num_ctx=options.num_ctx or DEFAULT_NUM_CTX,
-                    text=text,
-                )
+                wall_s = time.perf_counter() - started
+                num_ctx = await self._served_context(model) or options.num_ctx or DEFAULT_NUM_CTX
+                stats = ReplyStats.from_final_chunk(final, ttft_s=ttft or 0.0, wall_s=wall_s, num_ctx=num_ctx,
+                                                    text=text)
             outcome = ReplyOutcome(reply_id, STATUS_COMPLETE, stats)
         except asyncio.CancelledError:
             outcome = ReplyOutcome(reply_id, STATUS_STOPPED)

@@ -248,17 +248,28 @@ class OllamaClient:
 
     # -- small calls ---------------------------------------------------------------------------
 
+    async def _json(self, method: str, path: str, *, model: str | None = None, **kwargs) -> dict:
+        response = await self._request(method, path, model=model, **kwargs)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise ResponseError(f"Ollama at {self.host} sent no JSON object for {path} "
+                                f"({response.text[:60]!r}); check the server version and any proxy in between")
+        return body
+
     async def version(self) -> str:
-        return (await self._request("GET", "/api/version")).json()["version"]
+        return (await self._json("GET", "/api/version"))["version"]
 
     async def tags(self) -> list[dict]:
-        return (await self._request("GET", "/api/tags")).json().get("models") or []
+        return (await self._json("GET", "/api/tags")).get("models") or []
 
     async def show(self, model: str) -> dict:
-        return (await self._request("POST", "/api/show", model=model, json={"model": model})).json()
+        return await self._json("POST", "/api/show", model=model, json={"model": model})
 
     async def ps(self) -> list[dict]:
-        return (await self._request("GET", "/api/ps")).json().get("models") or []
+        return (await self._json("GET", "/api/ps")).get("models") or []
 
     async def delete(self, model: str) -> None:
         await self._official(self._ollama.delete(model), model=model)

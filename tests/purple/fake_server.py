@@ -22,6 +22,10 @@ class Script:
     fault_after: int = 1  # chunks sent before the fault
 
 
+# the small JSON endpoints; every other path streams the scripted chat reply (a malformed body for them)
+JSON_REPLIES = {"/api/version": b'{"version":"0.0.0-fake"}', "/api/ps": b'{"models":[]}'}
+
+
 def _line(obj: dict) -> bytes:
     return (json.dumps(obj, ensure_ascii=False) + "\n").encode()
 
@@ -56,8 +60,8 @@ class FakeOllama:
             headers = {k.lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines if h)}
             body = await reader.readexactly(int(headers.get("content-length", 0)))
             path = request_line.split()[1]
-            if path == "/api/version":
-                payload = b'{"version":"0.0.0-fake"}'
+            if path in JSON_REPLIES:
+                payload = JSON_REPLIES[path]
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                              b"Content-Length: %d\r\n\r\n%s" % (len(payload), payload))
                 await writer.drain()

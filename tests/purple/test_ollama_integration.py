@@ -8,6 +8,7 @@ from purple.chat_session import ChatSession
 from purple.client import OllamaClient
 from purple.store import STATUS_COMPLETE, Store
 from purple.widgets.message_view import MessageView
+from training.config import load_config
 
 from .helpers import make_app, type_and_send, wait_until
 
@@ -24,6 +25,8 @@ async def test_session_streams_real_reply_with_stats(tmp_path, ollama_server, ol
     assert outcome.status == STATUS_COMPLETE
     assert 0 < outcome.stats.tokens <= 16 and outcome.stats.prompt_tokens > 0
     assert store.get_message(outcome.message_id).content
+    # the chat asked for 256; Ollama caps num_ctx at the model's trained context, and the gauge follows it
+    assert outcome.stats.num_ctx == load_config("polski-tiny").model.context_length
 
 
 async def test_app_chat_with_real_model(tmp_path, ollama_server, ollama_model):
@@ -35,3 +38,5 @@ async def test_app_chat_with_real_model(tmp_path, ollama_server, ollama_model):
                          and not app.screen.streaming, timeout=60)
         reply = app.store.active_path(app.screen.chat_id)[-1]
         assert reply.status == STATUS_COMPLETE and reply.stats["tokens"] > 0
+        # no num_ctx in the chat: the context gauge counts against the Modelfile's, not Ollama's default 4096
+        assert reply.stats["num_ctx"] == load_config("polski-tiny").model.context_length

@@ -54,6 +54,15 @@ async def test_stream_ended_without_done_otherwise_is_retryable(tmp_path):
     assert "closed the stream before it was done" in str(error)
 
 
+async def test_a_small_call_answered_with_no_json_object_is_a_response_error():
+    from purple.client import ResponseError
+
+    async with FakeOllama(Script(["Ala"])) as server:  # answers /api/tags with a chat stream
+        async with OllamaClient(server.url, timeout=5) as client:
+            with pytest.raises(ResponseError, match="sent no JSON object for /api/tags"):
+                await client.tags()
+
+
 async def test_slow_first_token_is_measured(tmp_path):
     _, outcome, error, _ = await run(tmp_path, Script(["a", "b"], first_token_delay=0.3))
     assert error is None and outcome.status == STATUS_COMPLETE
