@@ -55,7 +55,7 @@ def run_model(model: str, prompts: list[dict], workdir: Path, host: str | None) 
     """Replies in prompt order ("" where the request failed, e.g. Ollama's repeat limit) and the failures."""
     src, dst = workdir / "prompts.jsonl", workdir / f"{model.replace(':', '_')}.out.jsonl"
     src.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in prompts), encoding="utf-8")
-    cmd = ["purple", "batch", str(src), "-m", model, "-o", str(dst), "-q", "-c", "2", "--seed", "7",
+    cmd = [sys.executable, "-m", "purple.cli", "batch", str(src), "-m", model, "-o", str(dst), "-q", "-c", "2", "--seed", "7",
            "--option", "temperature=0", "--option", "num_predict=160"] + (["--host", host] if host else [])
     subprocess.run(cmd, check=False)  # exits 1 when a prompt failed; the output file still has every record
     records = {r["id"]: r for r in map(json.loads, dst.read_text(encoding="utf-8").splitlines())}
