@@ -11,9 +11,7 @@ The stripped input itself is scored too: a model that only echoes its input gets
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
-import re
 import subprocess
 import sys
 import tempfile
@@ -21,54 +19,21 @@ from pathlib import Path
 
 from provenance import provenance, write_results
 
-INSTRUCTIONS = {
-    "diacritics": "Przywróć polskie znaki diakrytyczne w poniższym tekście.",
-    "punctuation": "Dodaj interpunkcję i wielkie litery do poniższego tekstu.",
-}
-PLAIN = str.maketrans("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ", "acelnoszzACELNOSZZ")
-PUNCTUATION = re.compile(r"[^\w\s-]")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from training.evals.chat_tasks import prompts, score, sentences, strip  # noqa: E402
+from training.evals.texts import load_texts  # noqa: E402
 
 
-def strip(task: str, sentence: str) -> str:
-    if task == "diacritics":
-        return sentence.translate(PLAIN)
-    return " ".join(PUNCTUATION.sub("", sentence).lower().split())
-
-
-def sentences(path: Path, n: int) -> list[str]:
-    """The first n lines of 60-200 characters with at least one diacritic, over the documents in order."""
-    out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        for s in json.loads(line)["text"].split("\n"):
-            if 60 <= len(s) <= 200 and s != s.translate(PLAIN):
-                out.append(s)
-                if len(out) == n:
-                    return out
-    return out
-
-
-def similarity(a: str, b: str) -> float:
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
-
-
-def run_model(model: str, prompts: list[dict], workdir: Path, host: str | None) -> tuple[list[str], int]:
+def run_model(model: str, requests: list[dict], workdir: Path, host: str | None) -> tuple[list[str], int]:
     """Replies in prompt order ("" where the request failed, e.g. Ollama's repeat limit) and the failures."""
     src, dst = workdir / "prompts.jsonl", workdir / f"{model.replace(':', '_')}.out.jsonl"
-    src.write_text("".join(json.dumps(p, ensure_ascii=False) + "\n" for p in prompts), encoding="utf-8")
+    src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in requests), encoding="utf-8")
     cmd = [sys.executable, "-m", "purple.cli", "batch", str(src), "-m", model, "-o", str(dst), "-q", "-c", "2", "--seed", "7",
            "--option", "temperature=0", "--option", "num_predict=160"] + (["--host", host] if host else [])
     subprocess.run(cmd, check=False)  # exits 1 when a prompt failed; the output file still has every record
     records = {r["id"]: r for r in map(json.loads, dst.read_text(encoding="utf-8").splitlines())}
-    return [(records[p["id"]].get("response") or "").strip() for p in prompts], \
+    return [(records[r["id"]].get("response") or "").strip() for r in requests], \
         sum(bool(r.get("error")) for r in records.values())
-
-
-def score(targets: list[str], replies: list[str], failed: int = 0) -> dict:
-    return {
-        "failed": failed,
-        "exact": sum(t == r for t, r in zip(targets, replies)) / len(targets),
-        "similarity": sum(similarity(t, r) for t, r in zip(targets, replies)) / len(targets),
-    }
 
 
 def main() -> None:
@@ -82,16 +47,16 @@ def main() -> None:
     if not args.text.exists():
         sys.exit(f"error: {args.text} not found; pass --text with a JSON Lines file of {{\"text\": ...}} records")
 
-    targets = sentences(args.text, args.n)
-    tasks = {task: [{"id": f"{task}-{i}", "prompt": f"{instr}\n\n{strip(task, s)}"} for i, s in enumerate(targets)]
-             for task, instr in INSTRUCTIONS.items()}
+    targets = sentences(load_texts(args.text), args.n)
+    tasks = {task: [{"id": f"{task}-{i}", "prompt": u} for i, u in enumerate(users)]
+             for task, users in prompts(targets).items()}
     table: dict[str, dict] = {}
     examples: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for task, prompts in tasks.items():
+        for task, requests in tasks.items():
             table.setdefault("input unchanged", {})[task] = score(targets, [strip(task, s) for s in targets])
             for model in args.models:
-                replies, failed = run_model(model, prompts, Path(tmp), args.host)
+                replies, failed = run_model(model, requests, Path(tmp), args.host)
                 table.setdefault(model, {})[task] = score(targets, replies, failed)
                 examples.setdefault(model, {})[task] = {"input": strip(task, targets[0]), "reply": replies[0]}
 

@@ -29,7 +29,8 @@ def default_out_dir(target: Path) -> Path:
 def run_eval(target: Path | str, texts: list[Path] = (), bins: Path | None = None, pairs: list[Path] = (),
              samples: bool = False, *, max_docs: int | None = None, max_pairs: int | None = None,
              stride: int | None = None, device: str = "cpu", batch_size: int = 8, threads: int = 2,
-             sample_seed: int = 1234, sample_tokens: int = 48, backend=None) -> dict:
+             sample_seed: int = 1234, sample_tokens: int = 48, chat_tasks: Path | None = None, chat_tasks_n: int = 40,
+             backend=None) -> dict:
     """Everything asked for, as one JSON-ready dict. `backend` (already open) overrides `target`."""
     from training.evals.backends import open_backend
     from training.evals.texts import load_texts
@@ -38,6 +39,7 @@ def run_eval(target: Path | str, texts: list[Path] = (), bins: Path | None = Non
     # every input is read (and a bad one refused) before minutes of model work
     text_docs = [(Path(path), load_texts(path, max_docs)) for path in texts]
     pair_sets = [(Path(path), load_pairs(path, max_pairs)) for path in pairs]
+    chat_docs = load_texts(chat_tasks) if chat_tasks else None
     own = backend is None
     backend = backend or open_backend(target, device=device, batch_size=batch_size, threads=threads)
     try:
@@ -58,6 +60,12 @@ def run_eval(target: Path | str, texts: list[Path] = (), bins: Path | None = Non
 
             result["samples"] = generate_samples(backend, seed=sample_seed, max_new_tokens=sample_tokens)
             result["sample_seed"] = sample_seed
+        if chat_docs is not None:
+            from training.config import OllamaConfig
+            from training.evals.chat_tasks import evaluate_chat_tasks
+
+            result["chat_tasks"] = {"file": Path(chat_tasks).name,
+                                    **evaluate_chat_tasks(backend, chat_docs, chat_tasks_n, OllamaConfig().system)}
     finally:
         if own:
             backend.close()

@@ -25,7 +25,7 @@ pair_args=()
 for f in "$data"/eval/*pairs*.jsonl; do pair_args+=(--pairs "$f"); done
 evaluate() {  # the pretrained model is evaluated on the same GPU while SFT runs (both are small)
     polski eval "$work/$1" --text "$data/eval/ntrex128-pol.jsonl" --bins "$work/bins" "${pair_args[@]}" \
-        --samples --device "${POLSKI_DEVICE:-cuda}" --batch-size 64 --out "$out/eval-$1" || echo "eval of $1 failed"
+        --samples --device "${POLSKI_DEVICE:-cuda}" --batch-size 64 --out "$out/eval-$1" "${@:2}" || echo "eval of $1 failed"
 }
 evaluate run > "$out/eval-run.log" 2>&1 &
 
@@ -39,5 +39,5 @@ for stage in run sft; do
     cp "$work/$stage/samples.jsonl" "$out/samples-$stage.jsonl" 2>/dev/null || true
 done
 cp "$work/run/config.toml" "$out/config.toml"
-evaluate sft
+evaluate sft --chat-tasks "$data/eval/ntrex128-pol.jsonl"  # the chat model: restoring diacritics and punctuation
 wait

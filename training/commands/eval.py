@@ -16,6 +16,9 @@ def register(subparsers) -> None:
     p.add_argument("--bins", type=Path, help="BINS_DIR: score its val split")
     p.add_argument("--pairs", action="append", type=Path, default=[], metavar="FILE", help="minimal pairs .jsonl (repeatable)")
     p.add_argument("--samples", action="store_true", help="also generate from fixed Polish prompts (fixed seed)")
+    p.add_argument("--chat-tasks", type=Path, metavar="FILE",
+                   help="held-out Polish .jsonl/.txt: score a chat model restoring diacritics and punctuation in its sentences")
+    p.add_argument("--chat-tasks-n", type=int, default=40, help="sentences per chat task")
     p.add_argument("--out", type=Path, help="where eval.json and eval.md go (default: beside the target)")
     p.add_argument("--max-docs", type=int, help="at most this many documents per text file / bins split")
     p.add_argument("--max-pairs", type=int, help="at most this many pairs per file")
@@ -52,11 +55,12 @@ def run(args: argparse.Namespace) -> int:
 
     target = Path(args.target[0])
     texts, pairs = args.text, args.pairs
-    if not (texts or pairs or args.bins or args.samples):
+    if not (texts or pairs or args.bins or args.samples or args.chat_tasks):
         texts, pairs = default_text_files(), default_pair_files()
     result = run_eval(target, texts, args.bins, pairs, args.samples, max_docs=args.max_docs, max_pairs=args.max_pairs,
                       stride=args.stride, device=args.device, batch_size=args.batch_size, threads=args.threads,
-                      sample_seed=args.seed, sample_tokens=args.sample_tokens)
+                      sample_seed=args.seed, sample_tokens=args.sample_tokens, chat_tasks=args.chat_tasks,
+                      chat_tasks_n=args.chat_tasks_n)
     json_path, md_path = write_report(result, args.out or default_out_dir(target))
     console.print(render(result), markup=False, highlight=False)
     console.print(f"wrote {json_path} and {md_path}", markup=False)

@@ -29,4 +29,13 @@ def render(result: dict) -> str:
             text = s["text"].replace("\n", " ")
             lines.append(f"- **{s['prompt']}**{text}")
         lines.append("")
+    if result.get("chat_tasks"):
+        c = result["chat_tasks"]
+        lines += [f"## Chat tasks: restoring {c['sentences']} sentences of {c['file']} (greedy)", "",
+                  "| reply | diacritics: exact | diacritics: similarity | punctuation: exact | punctuation: similarity |",
+                  "|---|---:|---:|---:|---:|"]
+        for who, s in c["scores"].items():
+            d, q = s["diacritics"], s["punctuation"]
+            lines.append(f"| {who} | {_f(d['exact'], 3)} | {_f(d['similarity'], 3)} | {_f(q['exact'], 3)} | {_f(q['similarity'], 3)} |")
+        lines.append("")
     return "\n".join(lines)
