@@ -11,6 +11,7 @@ from pathlib import Path
 
 from training.atomic import write_json, write_text
 from training.evals.bpb import evaluate_bpb
+from training.evals.chat_tasks import sentences as chat_sentences
 from training.evals.minimal_pairs import evaluate_pairs, load_pairs
 
 __all__ = ["evaluate_bpb", "run_eval", "default_out_dir", "write_report"]
@@ -39,7 +40,7 @@ def run_eval(target: Path | str, texts: list[Path] = (), bins: Path | None = Non
     # every input is read (and a bad one refused) before minutes of model work
     text_docs = [(Path(path), load_texts(path, max_docs)) for path in texts]
     pair_sets = [(Path(path), load_pairs(path, max_pairs)) for path in pairs]
-    chat_docs = load_texts(chat_tasks) if chat_tasks else None
+    chat_targets = chat_sentences(load_texts(chat_tasks), chat_tasks_n) if chat_tasks else None
     own = backend is None
     backend = backend or open_backend(target, device=device, batch_size=batch_size, threads=threads)
     try:
@@ -60,12 +61,12 @@ def run_eval(target: Path | str, texts: list[Path] = (), bins: Path | None = Non
 
             result["samples"] = generate_samples(backend, seed=sample_seed, max_new_tokens=sample_tokens)
             result["sample_seed"] = sample_seed
-        if chat_docs is not None:
+        if chat_targets is not None:
             from training.config import OllamaConfig
             from training.evals.chat_tasks import evaluate_chat_tasks
 
             result["chat_tasks"] = {"file": Path(chat_tasks).name,
-                                    **evaluate_chat_tasks(backend, chat_docs, chat_tasks_n, OllamaConfig().system)}
+                                    **evaluate_chat_tasks(backend, chat_targets, OllamaConfig().system)}
     finally:
         if own:
             backend.close()

@@ -64,3 +64,10 @@ def test_cli_eval_chat_tasks_scores_model_and_echo(eval_run, tmp_path):
     assert 0.8 < echo["diacritics"]["similarity"] < 1 and echo["punctuation"]["exact"] == 0
     assert all(0 <= model[task]["similarity"] <= 1 for task in ("diacritics", "punctuation"))
     assert "Chat tasks: restoring 3 sentences of news.jsonl" in (out / "eval.md").read_text(encoding="utf-8")
+
+
+def test_cli_refuses_a_chat_task_text_without_polish_sentences_before_loading_the_model(tmp_path, capsys):
+    text = tmp_path / "short.txt"
+    text.write_text("Ala ma kota.\nKrótko.\n", encoding="utf-8")
+    assert main(["eval", str(tmp_path / "no-such-run"), "--chat-tasks", str(text)]) == 2
+    assert "no line of 60-200 characters with a Polish diacritic" in capsys.readouterr().err

@@ -30,6 +30,11 @@ def strip(task: str, sentence: str) -> str:
 def sentences(docs: list[str], n: int) -> list[str]:
     """The first n lines of 60-200 characters with at least one diacritic, over the documents in order."""
     out = [s for doc in docs for s in doc.split("\n") if 60 <= len(s) <= 200 and s != s.translate(PLAIN)]
+    if not out:
+        from training.errors import DataError
+
+        raise DataError("no line of 60-200 characters with a Polish diacritic in the chat-task text; "
+                        "give Polish prose, e.g. ../shared/data/eval/heldout-text/ntrex128-pol.jsonl")
     return out[:n]
 
 
@@ -64,14 +69,8 @@ def chat_reply(backend, user: str, system: str | None, max_new_tokens: int) -> s
     return backend.decode(ids[start:]).strip()
 
 
-def evaluate_chat_tasks(backend, docs: list[str], n: int = 40, system: str | None = None) -> dict:
+def evaluate_chat_tasks(backend, targets: list[str], system: str | None = None) -> dict:
     """{"sentences", "scores": {"input unchanged"|"model": {task: score}}, "examples": {task: {...}}}."""
-    targets = sentences(docs, n)
-    if not targets:
-        from training.errors import DataError
-
-        raise DataError("no sentence of 60-200 characters with a Polish diacritic in the --chat-tasks text; "
-                        "give Polish prose, e.g. ../shared/data/eval/heldout-text/ntrex128-pol.jsonl")
     result: dict = {"sentences": len(targets), "scores": {"input unchanged": {}, "model": {}}, "examples": {}}
     for task, users in prompts(targets).items():
         budget = [2 * len(backend.encode(t)) + 8 for t in targets]
