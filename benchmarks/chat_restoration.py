@@ -20,7 +20,7 @@ from pathlib import Path
 from provenance import provenance, write_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from training.evals.chat_tasks import prompts, score, sentences, strip  # noqa: E402
+from training.evals.chat_tasks import echo_score, prompts, score, sentences, strip  # noqa: E402
 from training.evals.texts import load_texts  # noqa: E402
 
 
@@ -54,7 +54,7 @@ def main() -> None:
     examples: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for task, requests in tasks.items():
-            table.setdefault("input unchanged", {})[task] = score(targets, [strip(task, s) for s in targets])
+            table.setdefault("input unchanged", {})[task] = echo_score(task, targets)
             for model in args.models:
                 replies, failed = run_model(model, requests, Path(tmp), args.host)
                 table.setdefault(model, {})[task] = score(targets, replies, failed)

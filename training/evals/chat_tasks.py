@@ -69,13 +69,18 @@ def chat_reply(backend, user: str, system: str | None, max_new_tokens: int) -> s
     return backend.decode(ids[start:]).strip()
 
 
+def echo_score(task: str, targets: list[str]) -> dict:
+    """The baseline: the stripped input given back unchanged."""
+    return score(targets, [strip(task, t) for t in targets])
+
+
 def evaluate_chat_tasks(backend, targets: list[str], system: str | None = None) -> dict:
     """{"sentences", "scores": {"input unchanged"|"model": {task: score}}, "examples": {task: {...}}}."""
     result: dict = {"sentences": len(targets), "scores": {"input unchanged": {}, "model": {}}, "examples": {}}
+    budgets = [2 * len(backend.encode(t)) + 8 for t in targets]  # a reply may take twice the sentence's tokens
     for task, users in prompts(targets).items():
-        budget = [2 * len(backend.encode(t)) + 8 for t in targets]
-        replies = [chat_reply(backend, u, system, b) for u, b in zip(users, budget)]
-        result["scores"]["input unchanged"][task] = score(targets, [strip(task, t) for t in targets])
+        replies = [chat_reply(backend, u, system, b) for u, b in zip(users, budgets)]
+        result["scores"]["input unchanged"][task] = echo_score(task, targets)
         result["scores"]["model"][task] = score(targets, replies)
         result["examples"][task] = {"input": strip(task, targets[0]), "reply": replies[0], "target": targets[0]}
     return result
