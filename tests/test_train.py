@@ -201,6 +201,42 @@ def test_weight_decay_reaches_matmul_weights_only(tied):
     assert "tok_embeddings.weight" not in decayed and not any("norm" in n for n in decayed)
 
 
+@pytest.mark.parametrize("tied", [True, False])
+def test_muon_takes_the_blocks_matrices_and_adamw_the_rest(tied):
+    from training.engines.optim import build_optimizer
+    from training.model import GPT
+
+    cfg = load_config("polski-tiny", {"model": {"tie_embeddings": tied}, "optim": {"optimizer": "muon", "weight_decay": 0.2}})
+    model = GPT(cfg.model)
+    opt = build_optimizer(cfg, model, torch.device("cpu"))
+    names = {id(p): n for n, p in model.named_parameters()}
+    muon = {names[id(p)] for g in opt.muon.param_groups for p in g["params"]}
+    adamw = {names[id(p)]: g["weight_decay"] for g in opt.adamw.param_groups for p in g["params"]}
+    assert muon == {n for n, p in model.named_parameters() if n.startswith("layers.") and p.dim() == 2}
+    assert set(adamw) == {n for n, _ in model.named_parameters()} - muon
+    assert adamw["tok_embeddings.weight"] == 0.0 and adamw["norm.weight"] == 0.0
+    assert ("output.weight" in adamw) == (not tied) and adamw.get("output.weight", 0.2) == 0.2
+    assert opt.muon.param_groups[0]["weight_decay"] == 0.2
+    assert all(g["lr"] == cfg.optim.lr for g in opt.param_groups)
+
+
+def test_muon_training_lowers_the_loss_and_its_state_round_trips(tiny_data, tmp_path):
+    bins, tok = tiny_data
+    cfg = tiny_config(max_steps=40).model_copy(update={"optim": load_config(
+        "polski-tiny", {"optim": {"optimizer": "muon", "lr": 3e-3}}).optim})
+    pretrain(cfg, bins, tmp_path / "run", tok, console=lambda s: None)
+    losses = [r["loss"] for r in read_metrics(tmp_path / "run" / "metrics.jsonl", "train")]
+    assert np.mean(losses[-5:]) < np.mean(losses[:5]) - 0.8
+    state = load_checkpoint(tmp_path / "run").train_state["engine"]["optimizer"]
+    assert set(state) == {"muon", "adamw"} and state["muon"]["state"]  # momentum buffers were saved
+
+
+@pytest.mark.parametrize("train", [{"engine": "deepspeed"}, {"param_dtype": "bf16", "precision": "bf16"}])
+def test_muon_refuses_the_engines_that_only_have_adamw(train):
+    with pytest.raises(ConfigError, match='optim.optimizer = "muon" needs train.engine = "torch"'):
+        load_config("polski-tiny", {"optim": {"optimizer": "muon"}, "train": train})
+
+
 def test_token_windows_are_a_deterministic_permutation_per_epoch():
     tokens = np.arange(1001, dtype=np.uint16)
     src = TokenWindows(tokens, batch_size=2, seq_len=10, seed=7)

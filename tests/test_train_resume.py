@@ -27,17 +27,18 @@ def losses(run: Path) -> dict[int, float]:
 
 
 # the 12 GiB numerics: bf16 weights in flat buffers, stochastic rounding (CPU generator state in the checkpoint)
-BF16_WEIGHTS = {"precision": "bf16", "param_dtype": "bf16", "activation_checkpointing": "full", "loss_chunk_tokens": 64}
+BF16_WEIGHTS = {"train": {"precision": "bf16", "param_dtype": "bf16", "activation_checkpointing": "full", "loss_chunk_tokens": 64}}
+MUON = {"optim": {"optimizer": "muon"}}  # two optimizers' states in one checkpoint
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("numerics", [{}, BF16_WEIGHTS], ids=["fp32", "bf16-weights"])
+@pytest.mark.parametrize("numerics", [{}, BF16_WEIGHTS, MUON], ids=["fp32", "bf16-weights", "muon"])
 def test_sigkill_then_resume_gives_bitwise_identical_losses(tmp_path, numerics):
     tok = build_tiny_tokenizer(tmp_path)
     bins = build_tiny_bins(tmp_path, tok)
-    config = load_config("polski-tiny", {"train": {
+    config = load_config("polski-tiny", {**numerics, "train": {
         "micro_batch_size": 2, "grad_accum_steps": 2, "max_steps": STEPS, "checkpoint_interval": 5,
-        "eval_interval": 1000, "log_interval": 1000, "sample_tokens": 0, "eval_batches": 1, **numerics}})
+        "eval_interval": 1000, "log_interval": 1000, "sample_tokens": 0, "eval_batches": 1, **numerics.get("train", {})}})
     config_file = tmp_path / "tiny.toml"
     config_file.write_text(dump_config(config))
     common = ["--config", config_file, "--data", bins, "--tokenizer", tok]

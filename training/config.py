@@ -58,6 +58,10 @@ class ModelConfig(Strict):
 
 
 class OptimConfig(Strict):
+    # muon: torch's Muon (orthogonalised momentum) for the blocks' weight matrices, AdamW for the embedding and norms;
+    # Muon's step is scaled to AdamW's update size (match_rms_adamw), so lr and weight_decay carry over unchanged
+    optimizer: Literal["adamw", "muon"] = "adamw"
+    muon_momentum: float = Field(0.95, ge=0, lt=1)
     lr: float = Field(3e-4, gt=0)
     min_lr_ratio: float = Field(0.1, ge=0, le=1)  # final lr = lr * min_lr_ratio
     weight_decay: float = Field(0.1, ge=0)
@@ -273,6 +277,9 @@ class Config(Strict):
             raise ValueError(
                 f"tokenizer.vocab_size ({self.tokenizer.vocab_size}) must equal model.vocab_size ({self.model.vocab_size})"
             )
+        if self.optim.optimizer == "muon" and (self.train.engine != "torch" or self.train.param_dtype != "fp32"):
+            raise ValueError('optim.optimizer = "muon" needs train.engine = "torch" and param_dtype = "fp32" '
+                             '(DeepSpeed and the bf16-weight optimizer are AdamW only)')
         return self
 
 

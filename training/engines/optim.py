@@ -1,4 +1,4 @@
-"""Optimizers: torch AdamW (fused on CUDA), and AdamW for bf16 weights with stochastic rounding.
+"""Optimizers: torch AdamW (fused on CUDA), Muon with AdamW (engines/muon.py), and AdamW for bf16 weights with stochastic rounding.
 
 With bf16 weights there is no fp32 master copy: an update smaller than half a bf16 ulp would be
 lost by round-to-nearest. Stochastic rounding keeps the expected weight equal to the fp32 result,
@@ -14,6 +14,7 @@ import torch
 
 from training.config import Config
 from training.engines.base import param_groups
+from training.engines.muon import MuonAdamW
 
 CHUNK = 1 << 24  # eager path: elements updated at a time, bounds the fp32 temporaries to a few hundred MB
 
@@ -186,6 +187,8 @@ def build_optimizer(config: Config, model: torch.nn.Module, device: torch.device
     o, t = config.optim, config.train
     groups = param_groups(model, o.weight_decay)
     kw = dict(lr=o.lr, betas=(o.beta1, o.beta2), eps=o.eps)
+    if o.optimizer == "muon":
+        return MuonAdamW(model, weight_decay=o.weight_decay, momentum=o.muon_momentum, fused=device.type == "cuda", **kw)
     if t.param_dtype == "bf16":
         return AdamWBF16(groups, stochastic_rounding=t.stochastic_rounding, **kw)
     return torch.optim.AdamW(groups, fused=device.type == "cuda", **kw)
