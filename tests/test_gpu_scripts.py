@@ -5,8 +5,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import missing_part
-from tests.polish_text import build_tiny_bins, build_tiny_tokenizer
+from tests.polish_text import build_tiny_bins, build_tiny_tokenizer, polish_paragraphs, write_polish_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,3 +87,43 @@ def test_mfu_variants_runs_each_variant_in_its_own_process_and_keeps_its_result(
     assert sorted(results) == ["tiny-capped-rtn-reduce-overhead.json", "tiny-fp32master-default.json"]
     row = results["tiny-capped-rtn-reduce-overhead.json"]["scenarios"]["tiny-capped-rtn"]
     assert row["train"]["compile_mode"] == "reduce-overhead" and row["tokens_per_s"] > 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chat_tasks", ["0", "1"])
+def test_the_polski_mini_recipe_script_runs_every_stage_on_a_cpu(tmp_path, chat_tasks):
+    """scripts/gpu/train_polski_mini.sh with polski-tiny on the CPU: pretraining, SFT, Q8_0 export, both evaluations."""
+    from training.config import dump_config, load_config
+
+    data = tmp_path / "data"
+    tok = build_tiny_tokenizer(tmp_path)
+    shutil.copytree(build_tiny_bins(tmp_path, tok), data / "bins")
+    shutil.copytree(tok, data / "tokenizer")
+    (data / "sft").mkdir()
+    (data / "sft" / "chats.jsonl").write_text("".join(
+        json.dumps({"instruction": "Dokończ zdanie.", "input": p[:40], "output": p[40:120]}, ensure_ascii=False) + "\n"
+        for p in polish_paragraphs()[:8]), encoding="utf-8")
+    (data / "eval").mkdir()
+    write_polish_jsonl(data / "eval" / "ntrex128-pol.jsonl")
+    (data / "eval" / "tiny-pairs.jsonl").write_text(json.dumps(
+        {"sentence_good": "Ala ma kota.", "sentence_bad": "Ala mają kota.", "phenomenon": "subject_verb_number"},
+        ensure_ascii=False) + "\n", encoding="utf-8")
+    config = tmp_path / "tiny.toml"
+    config.write_text(dump_config(load_config("polski-tiny", {
+        "train": {"max_steps": 6, "checkpoint_interval": 6, "eval_interval": 6, "sample_tokens": 0, "micro_batch_size": 2},
+        "sft": {"max_steps": 3}})))
+
+    out = tmp_path / "out"
+    env = {**os.environ, "POLSKI_CONFIG": str(config), "POLSKI_DEVICE": "cpu", "CHAT_TASKS": chat_tasks,
+           "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(["bash", str(ROOT / "scripts/gpu/train_polski_mini.sh"), str(data), str(tmp_path / "work"), str(out)],
+                          env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (out / "polski-mini.gguf").stat().st_size > 0
+    assert [line.split(":")[0] for line in (out / "timing.txt").read_text().splitlines()] == ["pretrain wall time", "sft wall time"]
+    for stage in ("run", "sft"):
+        result = json.loads((out / f"eval-{stage}" / "eval.json").read_text())
+        assert set(result["bpb"]) == {"ntrex128-pol.jsonl", "bins:val"} and set(result["minimal_pairs"]) == {"tiny-pairs.jsonl"}
+        assert (out / f"metrics-{stage}.jsonl").is_file()
+    sft = json.loads((out / "eval-sft" / "eval.json").read_text())
+    assert bool(sft.get("chat_tasks")) == (chat_tasks == "1")
