@@ -70,3 +70,16 @@ def test_pretrain_mix_without_bins_names_the_flag(tmp_path):
 
     with pytest.raises(ConfigError, match="--bins"):
         run_sft(config, tmp_path / "no-run", tmp_path / "sft", tokenizer_dir=build_tiny_tokenizer(tmp_path))
+
+
+def test_sft_with_bins_logs_what_it_costs_on_plain_text(tiny_run):
+    import math
+
+    from training.metrics import read_metrics
+
+    sft_evals = read_metrics(tiny_run / "metrics.jsonl", "eval")
+    pretrained = read_metrics(tiny_run.parent / "pretrain" / "metrics.jsonl", "eval")[-1]
+    assert "text_val_bpb" not in pretrained  # pretraining's own val_bpb is that text already
+    assert [e["step"] for e in sft_evals] == [15, 30, 45, 60]
+    for e in sft_evals:  # the same val windows as pretraining's val_bpb (same micro-batch size): comparable
+        assert math.isfinite(e["text_val_bpb"]) and 0.5 < e["text_val_bpb"] / pretrained["val_bpb"] < 2

@@ -181,5 +181,12 @@ def run_sft(config: Config, init_from: Path | str, run_dir: Path | str, *, token
         x_train, y_train = np.concatenate([x_train, px]), np.concatenate([y_train, py])
         console(f"SFT: plus {count} rows of pretraining text ({mix:.0%} of the training rows)")
     source = PackedRows(x_train, y_train, cfg.train.micro_batch_size, cfg.train.seed)
-    return train(cfg, source, run_dir, val_batches=val, tokenizer_dir=tokenizer_dir, init_from=init_from, resume=resume,
-                 console=console)
+    text_val = None
+    if bins_dir is not None:  # plain-text validation BPB at every eval: what the chat tuning costs
+        from training.data import TokenBins
+        from training.train import bins_val
+
+        batches, bytes_per_token = bins_val(TokenBins(bins_dir, "val"), cfg)
+        text_val = (batches, bytes_per_token) if batches is not None and bytes_per_token else None
+    return train(cfg, source, run_dir, val_batches=val, text_val=text_val, tokenizer_dir=tokenizer_dir,
+                 init_from=init_from, resume=resume, console=console)

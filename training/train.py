@@ -138,6 +138,7 @@ def train(
     *,
     val_batches=None,
     val_bytes_per_token: float | None = None,
+    text_val: tuple[list, float] | None = None,
     tokenizer_dir: Path | str | None = None,
     init_from: Path | str | None = None,
     resume: bool = False,
@@ -147,6 +148,8 @@ def train(
     """Trains to config.train.max_steps; returns {"step", "tokens_seen", "loss", "val_loss", "best_val_loss"}.
 
     val_batches: a list (or re-iterable) of (x, y) for the loss at eval steps; val_bytes_per_token turns it into bits per byte.
+    text_val: (batches, bytes per token) of plain validation text, also scored at eval steps (SFT: what chat tuning
+    costs the model on plain text, logged as text_val_bpb).
     tokenizer_dir: copied into RUN_DIR/tokenizer, and used for samples at eval steps.
     init_from: a RUN_DIR or step dir whose weights start a fresh run (SFT); ignored when resuming.
     """
@@ -305,9 +308,12 @@ def train(
                 bpb = bpb_from_loss(last_val, 1, val_bytes_per_token) if val_bytes_per_token else None
                 is_best = last_val < best_val
                 best_val = min(best_val, last_val)
+                text_bpb = bpb_from_loss(engine.eval_loss(text_val[0]), 1, text_val[1]) if text_val else None
                 if writer:
-                    writer.log("eval", step, val_loss=last_val, val_bpb=bpb)
-                    console(f"step {step}/{t.max_steps} | val_loss {last_val:.4f}" + (f" | val_bpb {bpb:.4f}" if bpb else ""))
+                    writer.log("eval", step, val_loss=last_val, val_bpb=bpb,
+                               **({"text_val_bpb": text_bpb} if text_val else {}))
+                    console(f"step {step}/{t.max_steps} | val_loss {last_val:.4f}" + (f" | val_bpb {bpb:.4f}" if bpb else "")
+                            + (f" | plain-text val_bpb {text_bpb:.4f}" if text_val else ""))
                     if tokenizer is not None:
                         write_samples(engine, tokenizer, config, step, run_dir, writer)
             if step % t.checkpoint_interval == 0 or step == t.max_steps or is_best:
@@ -392,6 +398,16 @@ def write_samples(engine, tokenizer, config: Config, step: int, run_dir: Path, w
             f.flush()
 
 
+def bins_val(val_bins, config: Config) -> tuple[list | None, float | None]:
+    """The eval batches of a bins dir's val split, and its bytes per token (None, None when it is too short)."""
+    from training.loader import val_windows
+
+    T, B = config.model.context_length, config.train.micro_batch_size
+    val = val_windows(val_bins.tokens, B, T, config.train.eval_batches) if len(val_bins) > T else None
+    bytes_per_token = val_bins.bytes / val_bins.num_tokens if val is not None and val_bins.bytes else None
+    return val, bytes_per_token
+
+
 def pretrain(
     config: Config,
     bins_dir: Path | str,
@@ -420,7 +436,6 @@ def pretrain(
     if config.train.source_weights:
         console(f"source weights: {len(train_bins):,} train tokens -> {len(stream) // passes:,} a pass, {passes} pass(es) an epoch")
     source = TokenWindows(stream, B, T, config.train.seed, rank, world)
-    val = val_windows(val_bins.tokens, B, T, config.train.eval_batches) if len(val_bins) > T else None
-    bytes_per_token = val_bins.bytes / val_bins.num_tokens if val is not None and val_bins.bytes else None
+    val, bytes_per_token = bins_val(val_bins, config)
     return train(config, source, run_dir, val_batches=val, val_bytes_per_token=bytes_per_token,
                  tokenizer_dir=tokenizer_dir, init_from=init_from, resume=resume, faults=faults, console=console)

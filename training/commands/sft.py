@@ -9,7 +9,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="RUN_DIR")
     p.add_argument("--source", action="append", metavar="PATH", help="sft.sources (repeatable)")
     p.add_argument("--max-steps", type=int, help="sft.max_steps")
-    p.add_argument("--bins", metavar="BINS_DIR", help="pretraining bins, for sft.pretrain_mix")
+    p.add_argument("--bins", metavar="BINS_DIR", help="pretraining bins: for sft.pretrain_mix, and their val split is scored at every eval (text_val_bpb)")
     p.add_argument("--resume", action="store_true")
     p.set_defaults(func=run)
 
