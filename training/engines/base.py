@@ -99,7 +99,7 @@ class Engine(ABC):
     config: Config
 
 
-def _decayed(name: str, p: torch.Tensor) -> bool:
+def is_decayed(name: str, p: torch.Tensor) -> bool:
     """Weight decay on matmul weights (2-D, not the embedding); none on norms and the embedding table.
 
     Decaying the embedding shrinks rare tokens' rows toward zero between their rare updates; with
@@ -113,7 +113,7 @@ def param_group_names(model: torch.nn.Module) -> list[list[str]]:
     groups: list[list[str]] = [[], []]
     for name, p in model.named_parameters():
         if p.requires_grad:
-            groups[0 if _decayed(name, p) else 1].append(name)
+            groups[0 if is_decayed(name, p) else 1].append(name)
     return groups
 
 

@@ -17,6 +17,7 @@ from collections import defaultdict
 
 import torch
 
+from training.engines.base import is_decayed
 from training.errors import ConfigError
 
 NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)  # the quintic's coefficients, as in torch.optim.Muon
@@ -80,7 +81,7 @@ class MuonAdamW:
                 continue
             if is_hidden_matrix(name, p):
                 hidden.append(p)
-            elif p.dim() >= 2 and "tok_embeddings" not in name:
+            elif is_decayed(name, p):
                 decayed_rest.append(p)  # an untied output head
             else:
                 plain.append(p)
