@@ -58,8 +58,8 @@ class ModelConfig(Strict):
 
 
 class OptimConfig(Strict):
-    # muon: torch's Muon (orthogonalised momentum) for the blocks' weight matrices, AdamW for the embedding and norms;
-    # Muon's step is scaled to AdamW's update size (match_rms_adamw), so lr and weight_decay carry over unchanged
+    # muon: Muon (orthogonalised momentum, training/engines/muon.py) for the blocks' weight matrices, AdamW for the
+    # embedding and norms; Muon's step is scaled to AdamW's update RMS, so lr and weight_decay carry over unchanged
     optimizer: Literal["adamw", "muon"] = "adamw"
     muon_momentum: float = Field(0.95, ge=0, lt=1)
     lr: float = Field(3e-4, gt=0)

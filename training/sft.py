@@ -187,6 +187,6 @@ def run_sft(config: Config, init_from: Path | str, run_dir: Path | str, *, token
         from training.train import bins_val
 
         batches, bytes_per_token = bins_val(TokenBins(bins_dir, "val"), cfg)
-        text_val = (batches, bytes_per_token) if batches is not None and bytes_per_token else None
+        text_val = (batches, bytes_per_token) if bytes_per_token else None  # None: a val split too short to score
     return train(cfg, source, run_dir, val_batches=val, text_val=text_val, tokenizer_dir=tokenizer_dir,
                  init_from=init_from, resume=resume, console=console)

@@ -7,7 +7,7 @@ AdamW step (`0.2 * sqrt(max(rows, cols))`, Moonshot's "match_rms_adamw"), which 
 rate, schedule and weight decay.
 
 The maths are torch.optim.Muon's (tests/test_train.py compares the two). torch's version orthogonalises one matrix at a
-time: ~25 small kernels per matrix, and on polski-mini (84 matrices) that cut training from 1.03M to ~0.59M tokens/s
+time: ~25 small kernels per matrix, and on polski-mini (84 matrices) that cut training from 1.0M to 0.58M tokens/s
 on an H200. Here matrices of one shape are stacked and orthogonalised together with batched matmuls.
 """
 from __future__ import annotations
