@@ -89,10 +89,8 @@ def test_mfu_variants_runs_each_variant_in_its_own_process_and_keeps_its_result(
     assert row["train"]["compile_mode"] == "reduce-overhead" and row["tokens_per_s"] > 0
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("chat_tasks", ["0", "1"])
-def test_the_polski_mini_recipe_script_runs_every_stage_on_a_cpu(tmp_path, chat_tasks):
-    """scripts/gpu/train_polski_mini.sh with polski-tiny on the CPU: pretraining, SFT, Q8_0 export, both evaluations."""
+def _recipe_inputs(tmp_path) -> tuple[Path, Path]:
+    """DATA as pack_data.sh leaves it (tiny bins, tokenizer, SFT rows, eval files) and a polski-tiny config."""
     from training.config import dump_config, load_config
 
     data = tmp_path / "data"
@@ -112,13 +110,24 @@ def test_the_polski_mini_recipe_script_runs_every_stage_on_a_cpu(tmp_path, chat_
     config.write_text(dump_config(load_config("polski-tiny", {
         "train": {"max_steps": 6, "checkpoint_interval": 6, "eval_interval": 6, "sample_tokens": 0, "micro_batch_size": 2},
         "sft": {"max_steps": 3}})))
+    return data, config
 
-    out = tmp_path / "out"
-    env = {**os.environ, "POLSKI_CONFIG": str(config), "POLSKI_DEVICE": "cpu", "CHAT_TASKS": chat_tasks,
-           "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(["bash", str(ROOT / "scripts/gpu/train_polski_mini.sh"), str(data), str(tmp_path / "work"), str(out)],
-                          env=env, capture_output=True, text=True, timeout=600)
+
+def _run_script(script: str, *args, **env) -> subprocess.CompletedProcess:
+    env = {**os.environ, "POLSKI_DEVICE": "cpu", "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), **env}
+    done = subprocess.run(["bash", str(ROOT / "scripts/gpu" / script), *map(str, args)], env=env, capture_output=True,
+                          text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    return done
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chat_tasks", ["0", "1"])
+def test_the_polski_mini_recipe_script_runs_every_stage_on_a_cpu(tmp_path, chat_tasks):
+    """scripts/gpu/train_polski_mini.sh with polski-tiny on the CPU: pretraining, SFT, Q8_0 export, both evaluations."""
+    data, config = _recipe_inputs(tmp_path)
+    out = tmp_path / "out"
+    _run_script("train_polski_mini.sh", data, tmp_path / "work", out, POLSKI_CONFIG=str(config), CHAT_TASKS=chat_tasks)
     assert (out / "polski-mini.gguf").stat().st_size > 0
     assert [line.split(":")[0] for line in (out / "timing.txt").read_text().splitlines()] == ["pretrain wall time", "sft wall time"]
     for stage in ("run", "sft"):
@@ -127,3 +136,30 @@ def test_the_polski_mini_recipe_script_runs_every_stage_on_a_cpu(tmp_path, chat_
         assert (out / f"metrics-{stage}.jsonl").is_file()
     sft = json.loads((out / "eval-sft" / "eval.json").read_text())
     assert bool(sft.get("chat_tasks")) == (chat_tasks == "1")
+
+
+@pytest.mark.slow
+def test_the_sft_sweep_tunes_evaluates_and_ranks_each_variant_of_one_pretrained_run(tmp_path):
+    """scripts/gpu/sft_sweep.sh after STAGES=pretrain: each variant's own lr and mix, its chat tasks, one GGUF kept."""
+    from training.evals.compare import headline
+
+    data, config = _recipe_inputs(tmp_path)
+    work, out = tmp_path / "work", tmp_path / "out"
+    _run_script("train_polski_mini.sh", data, work, out, POLSKI_CONFIG=str(config), STAGES="pretrain")
+    variants = ["gentle:2:5e-5:0", "mixed:3:1e-4:0.5"]
+    _run_script("sft_sweep.sh", data, work, out, *variants, POLSKI_CONFIG=str(config), KEEP="1",
+                BARS="pairs accuracy>=0;ntrex128-pol.jsonl bpb<=100")
+    assert "lr = 5e-05" in (work / "sft-gentle" / "config.toml").read_text()
+    assert "pretrain_mix = 0.5" in (work / "sft-mixed" / "config.toml").read_text()
+    figures = {name: headline(json.loads((out / f"eval-sft-{name}" / "eval.json").read_text())) for name in ("gentle", "mixed")}
+    for f in figures.values():
+        assert {"ntrex128-pol.jsonl bpb", "bins:val bpb", "pairs accuracy", "chat diacritics", "chat punctuation"} <= set(f)
+    best = min(figures, key=lambda n: figures[n]["ntrex128-pol.jsonl bpb"])
+    assert [p.name for p in out.glob("*.gguf")] == [f"{best}.gguf"]
+    table = (out / "sft-sweep.md").read_text()
+    assert table.count("| yes | yes |") == 1 and "| gentle |" in table and "| mixed |" in table
+    assert (out / "eval-run" / "eval.json").is_file()
+    # a second call skips what is evaluated already, and a bar no variant meets keeps no GGUF
+    (out / f"{best}.gguf").unlink()
+    again = _run_script("sft_sweep.sh", data, work, out, *variants, POLSKI_CONFIG=str(config), BARS="pairs accuracy>=1.1")
+    assert again.stdout.count("evaluated already") == 2 and not list(out.glob("*.gguf"))

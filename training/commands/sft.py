@@ -9,6 +9,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, metavar="RUN_DIR")
     p.add_argument("--source", action="append", metavar="PATH", help="sft.sources (repeatable)")
     p.add_argument("--max-steps", type=int, help="sft.max_steps")
+    p.add_argument("--lr", type=float, help="sft.lr")
+    p.add_argument("--pretrain-mix", type=float, metavar="SHARE", help="sft.pretrain_mix (needs --bins)")
     p.add_argument("--bins", metavar="BINS_DIR", help="pretraining bins: for sft.pretrain_mix, and their val split is scored at every eval (text_val_bpb)")
     p.add_argument("--resume", action="store_true")
     p.set_defaults(func=run)
@@ -18,7 +20,8 @@ def run(args) -> int:
     from training.config import load_config
     from training.sft import run_sft
 
-    config = load_config(args.config, {"sft": {"sources": args.source, "max_steps": args.max_steps}})
+    config = load_config(args.config, {"sft": {"sources": args.source, "max_steps": args.max_steps, "lr": args.lr,
+                                                 "pretrain_mix": args.pretrain_mix}})
     result = run_sft(config, args.init_from, args.out, bins_dir=args.bins, resume=args.resume)
     print(f"done: step {result['step']}, loss {result['loss']:.4f} -> {args.out}")
     return 0

@@ -35,3 +35,14 @@ def table(a: dict, b: dict, name_a: str = "A", name_b: str = "B") -> Table:
             diff = f"[{style}]{d:+.4f}[/]" if style else f"{d:+.4f}"
         t.add_row(Text(metric), f"{va:.4f}" if isinstance(va, (int, float)) else "-", f"{vb:.4f}" if isinstance(vb, (int, float)) else "-", diff)
     return t
+
+
+def headline(result: dict) -> dict[str, float]:
+    """The figures a model is judged by: BPB per text, accuracy over all pairs, chat-task similarity per task."""
+    out = {f"{name} bpb": r["bpb"] for name, r in result.get("bpb", {}).items()}
+    pairs = result.get("minimal_pairs", {}).values()
+    if pairs:
+        out["pairs accuracy"] = sum(r["correct"] for r in pairs) / sum(r["pairs"] for r in pairs)
+    for task, score in result.get("chat_tasks", {}).get("scores", {}).get("model", {}).items():
+        out[f"chat {task}"] = score["similarity"]
+    return out

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Several chat SFTs of one pretrained run, each exported and evaluated (chat tasks included), then ranked.
+# Usage: bash scripts/gpu/sft_sweep.sh DATA WORK OUT NAME:STEPS:LR:MIX ...
+#   WORK/run is the pretrained run (`STAGES=pretrain bash scripts/gpu/train_polski_mini.sh DATA WORK OUT`), DATA as there.
+#   A variant whose OUT/eval-sft-NAME/eval.json exists is skipped, so a call cut short can be continued by the next.
+#   BARS="METRIC<=VALUE;METRIC>=VALUE" and KEEP=N choose which GGUFs come back in OUT (scripts/gpu/pick_sft.py).
+set -euo pipefail
+data=$1 work=$2 out=$3
+shift 3
+config=${POLSKI_CONFIG:-polski-mini}
+polski() { python3 -m training.cli "$@"; }
+mkdir -p "$out"
+bash "$(dirname "$0")/unpack_bins.sh" "$data" "$work"
+
+pair_args=()
+for f in "$data"/eval/*pairs*.jsonl; do pair_args+=(--pairs "$f"); done
+evaluate() {  # DIR NAME: runs beside the next SFT on the same GPU (both are small)
+    polski eval "$work/$1" --text "$data/eval/ntrex128-pol.jsonl" --bins "$work/bins" "${pair_args[@]}" --samples \
+        --device "${POLSKI_DEVICE:-cuda}" --batch-size 64 --out "$out/eval-$2.partial" "${@:3}" \
+        && mv "$out/eval-$2.partial" "$out/eval-$2" || echo "eval of $1 failed"
+}
+[ -f "$out/eval-run/eval.json" ] || evaluate run run > "$out/eval-run.log" 2>&1 &
+[ -f "$out/metrics-run.jsonl" ] || cp "$work/run/metrics.jsonl" "$out/metrics-run.jsonl"
+
+for variant in "$@"; do
+    IFS=: read -r name steps lr mix <<< "$variant"
+    [ -f "$out/eval-sft-$name/eval.json" ] && { echo "$name: evaluated already"; continue; }
+    rm -rf "$work/sft-$name" "$out/eval-sft-$name.partial"
+    start=$(date +%s)
+    polski sft --config "$config" --init-from "$work/run" --out "$work/sft-$name" --source "$data/sft" --bins "$work/bins" \
+        --max-steps "$steps" --lr "$lr" --pretrain-mix "$mix"
+    echo "sft $name ($steps steps, lr $lr, mix $mix) wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
+    polski export "$work/sft-$name" --out "$work/$name.gguf" --dtype q8_0 --force
+    cp "$work/sft-$name/metrics.jsonl" "$out/metrics-sft-$name.jsonl"
+    evaluate "sft-$name" "sft-$name" --chat-tasks "$data/eval/ntrex128-pol.jsonl" > "$out/eval-sft-$name.log" 2>&1 &
+done
+wait
+
+bars=()
+IFS=';' read -ra bar_list <<< "${BARS:-}"
+for b in "${bar_list[@]}"; do bars+=(--bar "$b"); done
+python3 "$(dirname "$0")/pick_sft.py" "$work" "$out" --keep "${KEEP:-2}" "${bars[@]}"
