@@ -2,7 +2,7 @@
 
 Usage: python3 scripts/gpu/pick_sft.py WORK OUT [--keep N] [--bar "METRIC<=VALUE" ...]
 Reads OUT/eval-sft-NAME/eval.json, writes OUT/sft-sweep.md (a row per variant), and copies WORK/NAME.gguf to OUT for
-at most N variants that meet every bar, lowest NTREX BPB first (a call returns at most ~120 MB, a GGUF is ~43 MB).
+at most N variants that meet every bar, lowest NTREX BPB first (a device call returns at most 64 MiB, a GGUF is ~43 MB).
 A bar is "METRIC<=VALUE" or "METRIC>=VALUE" with METRIC a headline figure, e.g. "ntrex128-pol.jsonl bpb<=1.584".
 """
 from __future__ import annotations

@@ -12,12 +12,8 @@ polski() { python3 -m training.cli "$@"; }
 mkdir -p "$out"
 bash "$(dirname "$0")/unpack_bins.sh" "$data" "$work"
 
-pair_args=()
-for f in "$data"/eval/*pairs*.jsonl; do pair_args+=(--pairs "$f"); done
-evaluate() {  # DIR NAME: runs beside the next SFT on the same GPU (both are small)
-    polski eval "$work/$1" --text "$data/eval/ntrex128-pol.jsonl" --bins "$work/bins" "${pair_args[@]}" --samples \
-        --device "${POLSKI_DEVICE:-cuda}" --batch-size 64 --out "$out/eval-$2.partial" "${@:3}" \
-        && mv "$out/eval-$2.partial" "$out/eval-$2" || echo "eval of $1 failed"
+evaluate() {  # DIR NAME [ARGS]: runs beside the next SFT on the same GPU (both are small)
+    bash "$(dirname "$0")/eval_model.sh" "$data" "$work" "$work/$1" "$out/eval-$2" "${@:3}" || echo "eval of $1 failed"
 }
 [ -f "$out/eval-run/eval.json" ] || evaluate run run > "$out/eval-run.log" 2>&1 &
 [ -f "$out/metrics-run.jsonl" ] || cp "$work/run/metrics.jsonl" "$out/metrics-run.jsonl"
@@ -25,7 +21,7 @@ evaluate() {  # DIR NAME: runs beside the next SFT on the same GPU (both are sma
 for variant in "$@"; do
     IFS=: read -r name steps lr mix <<< "$variant"
     [ -f "$out/eval-sft-$name/eval.json" ] && { echo "$name: evaluated already"; continue; }
-    rm -rf "$work/sft-$name" "$out/eval-sft-$name.partial"
+    rm -rf "$work/sft-$name"
     start=$(date +%s)
     polski sft --config "$config" --init-from "$work/run" --out "$work/sft-$name" --source "$data/sft" --bins "$work/bins" \
         --max-steps "$steps" --lr "$lr" --pretrain-mix "$mix"

@@ -23,11 +23,8 @@ if [[ $stages == *pretrain* ]]; then
 fi
 [[ $stages == *finish* ]] || exit 0
 
-pair_args=()
-for f in "$data"/eval/*pairs*.jsonl; do pair_args+=(--pairs "$f"); done
 evaluate() {  # the pretrained model is evaluated on the same GPU while SFT runs (both are small)
-    polski eval "$work/$1" --text "$data/eval/ntrex128-pol.jsonl" --bins "$work/bins" "${pair_args[@]}" \
-        --samples --device "${POLSKI_DEVICE:-cuda}" --batch-size 64 --out "$out/eval-$1" "${@:2}" || echo "eval of $1 failed"
+    bash "$(dirname "$0")/eval_model.sh" "$data" "$work" "$work/$1" "$out/eval-$1" "${@:2}" || echo "eval of $1 failed"
 }
 evaluate run > "$out/eval-run.log" 2>&1 &
 
