@@ -18,6 +18,7 @@ import tempfile
 from pathlib import Path
 
 from provenance import provenance, write_results
+from purple_common import purple_batch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from training.evals.chat_tasks import echo_score, prompts, score, sentences, strip  # noqa: E402
@@ -28,10 +29,8 @@ def run_model(model: str, requests: list[dict], workdir: Path, host: str | None)
     """Replies in prompt order ("" where the request failed, e.g. Ollama's repeat limit) and the failures."""
     src, dst = workdir / "prompts.jsonl", workdir / f"{model.replace(':', '_')}.out.jsonl"
     src.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in requests), encoding="utf-8")
-    cmd = [sys.executable, "-m", "purple.cli", "batch", str(src), "-m", model, "-o", str(dst), "-q", "-c", "2", "--seed", "7",
-           "--option", "temperature=0", "--option", "num_predict=160"] + (["--host", host] if host else [])
-    subprocess.run(cmd, check=False)  # exits 1 when a prompt failed; the output file still has every record
-    records = {r["id"]: r for r in map(json.loads, dst.read_text(encoding="utf-8").splitlines())}
+    records = {r["id"]: r for r in purple_batch(src, model, dst, seed=7, options={"temperature": 0, "num_predict": 160},
+                                                host=host, concurrency=2)}
     return [(records[r["id"]].get("response") or "").strip() for r in requests], \
         sum(bool(r.get("error")) for r in records.values())
 

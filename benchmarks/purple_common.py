@@ -56,3 +56,16 @@ def record(name: str, figures: dict, target: str, passed: bool) -> None:
               f"{any_entry['textual']}, SQLite {any_entry['sqlite']}."]
     (RESULTS / "purple.md").write_text("\n".join(lines) + "\n")
     print(f"{name}: {figures} (target {target}: {'ok' if passed else 'MISSED'})")
+
+
+def purple_batch(prompts: Path, model: str, out: Path, seed: int, options: dict, host: str | None = None,
+                 concurrency: int = 1) -> list[dict]:
+    """`purple batch` over a prompts JSONL into `out`; every output record, failed ones included, in file order."""
+    import subprocess
+
+    cmd = [sys.executable, "-m", "purple.cli", "batch", str(prompts), "-m", model, "-o", str(out), "-q",
+           "-c", str(concurrency), "--seed", str(seed)]
+    cmd += [arg for key, value in options.items() for arg in ("--option", f"{key}={value}")]
+    cmd += ["--host", host] if host else []
+    subprocess.run(cmd, check=False)  # exits 1 when a prompt failed; the output file still has every record
+    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]

@@ -9,17 +9,15 @@ occurs in it 3 times or more; a reply Ollama stopped at its repeat limit counts 
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
-import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 
 from provenance import provenance, write_results
+from purple_common import purple_batch  # also puts the repository on sys.path (training.atomic)
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # write_results uses training.atomic
 
 
 def loops(reply: str, n: int = 3, times: int = 3) -> bool:
@@ -29,11 +27,8 @@ def loops(reply: str, n: int = 3, times: int = 3) -> bool:
 
 
 def replies(model: str, prompts: Path, seed: int, workdir: Path, host: str | None) -> list[dict]:
-    out = workdir / f"{model.replace(':', '_')}-{seed}.jsonl"
-    cmd = [sys.executable, "-m", "purple.cli", "batch", str(prompts), "-m", model, "-o", str(out), "-q", "--seed", str(seed),
-           "--option", "temperature=0.3", "--option", "num_predict=120"] + (["--host", host] if host else [])
-    subprocess.run(cmd, check=False)  # exits 1 when a prompt failed; the output file still has every record
-    return [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    return purple_batch(prompts, model, workdir / f"{model.replace(':', '_')}-{seed}.jsonl", seed,
+                        {"temperature": 0.3, "num_predict": 120}, host)
 
 
 def main() -> None:
