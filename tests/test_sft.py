@@ -83,3 +83,15 @@ def test_sft_with_bins_logs_what_it_costs_on_plain_text(tiny_run):
     assert [e["step"] for e in sft_evals] == [15, 30, 45, 60]
     for e in sft_evals:  # the same val windows as pretraining's val_bpb (same micro-batch size): comparable
         assert math.isfinite(e["text_val_bpb"]) and 0.5 < e["text_val_bpb"] / pretrained["val_bpb"] < 2
+
+
+def test_sft_weight_decay_overrides_the_pretraining_one_only_when_given():
+    from training.config import load_config
+    from training.sft import sft_config
+
+    base = load_config("polski-tiny", {"optim": {"weight_decay": 0.8}, "sft": {"lr": 5e-5}})
+    assert sft_config(base).optim.weight_decay == 0.8
+    assert sft_config(base).optim.lr == 5e-5
+    tuned = load_config("polski-tiny", {"optim": {"weight_decay": 0.8}, "sft": {"weight_decay": 0.1}})
+    assert sft_config(tuned).optim.weight_decay == 0.1
+    assert tuned.optim.weight_decay == 0.8

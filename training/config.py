@@ -193,6 +193,8 @@ class SFTConfig(Strict):
     # share of training rows that are plain pretraining text (windows of the bins, every token learned):
     # keeps chat tuning from costing the model its plain-text quality; needs the bins (`polski sft --bins`)
     pretrain_mix: float = Field(0.0, ge=0, lt=1)
+    # None keeps optim.weight_decay; a pretraining decay as strong as polski-mini's 0.8 is not what a short tune wants
+    weight_decay: float | None = Field(None, ge=0)
 
 
 class EvalConfig(Strict):

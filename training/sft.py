@@ -128,10 +128,13 @@ def build_sft_rows(tokenizer, sources, row_len: int, system: str | None, seed: i
 
 
 def sft_config(config: Config) -> Config:
-    """The pretraining config with the [sft] overrides applied (lr, steps, batch, warm-up)."""
+    """The pretraining config with the [sft] overrides applied (lr, steps, batch, warm-up, weight decay)."""
     s = config.sft
+    optim = {"lr": s.lr, "warmup_steps": s.warmup_steps, "schedule": "cosine"}
+    if s.weight_decay is not None:
+        optim["weight_decay"] = s.weight_decay
     return config.model_copy(update={
-        "optim": config.optim.model_copy(update={"lr": s.lr, "warmup_steps": s.warmup_steps, "schedule": "cosine"}),
+        "optim": config.optim.model_copy(update=optim),
         "train": config.train.model_copy(update={"max_steps": s.max_steps, "micro_batch_size": s.micro_batch_size,
                                                    "grad_accum_steps": 1, "eval_interval": max(1, s.max_steps // 4),
                                                    "checkpoint_interval": max(1, s.max_steps // 2),
