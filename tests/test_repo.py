@@ -52,3 +52,19 @@ def test_bad_value_names_the_key():
 def test_heads_must_divide_width():
     with pytest.raises(ConfigError, match="divisible by n_heads"):
         parse_config({"model": {"n_layers": 2, "d_model": 10, "n_heads": 4, "ffn_hidden": 8, "context_length": 8}, "tokenizer": {"vocab_size": 32000}})
+
+
+def test_extends_overrides_the_base_config_key_by_key(tmp_path):
+    (tmp_path / "base.toml").write_text('[model]\nn_layers = 2\nd_model = 8\nn_heads = 2\nffn_hidden = 8\ncontext_length = 8\n'
+                                        '[optim]\nlr = 1e-3\nweight_decay = 0.1\n')
+    (tmp_path / "child.toml").write_text('extends = "base.toml"\n[optim]\nweight_decay = 0.8\n')
+    config = load_config(tmp_path / "child.toml")
+    assert (config.optim.weight_decay, config.optim.lr, config.model.n_layers) == (0.8, 1e-3, 2)
+    assert load_config(tmp_path / "child.toml", {"optim": {"lr": 5e-4}}).optim.lr == 5e-4
+
+
+def test_extends_cycle_is_an_error_naming_it(tmp_path):
+    (tmp_path / "a.toml").write_text('extends = "b.toml"\n')
+    (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
+    with pytest.raises(ConfigError, match="leads back to itself"):
+        load_config(tmp_path / "a.toml")

@@ -317,13 +317,33 @@ def parse_config(data: dict, source: Path | str = "<config>") -> Config:
 def load_config(name_or_path: str | Path, overrides: dict | None = None) -> Config:
     """Loads and validates a config; `overrides` is a nested dict applied on top (CLI flags)."""
     path = resolve_config_path(name_or_path)
+    data = _read_config_file(path, ())
+    for section, values in (overrides or {}).items():
+        data.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
+    return parse_config(data, path)
+
+
+def _read_config_file(path: Path, chain: tuple[Path, ...]) -> dict:
+    """The file's tables; `extends = "NAME_OR_PATH"` starts from another config and overrides it key by key."""
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML: {err}") from None
-    for section, values in (overrides or {}).items():
-        data.setdefault(section, {}).update({k: v for k, v in values.items() if v is not None})
-    return parse_config(data, path)
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: extends must be a config name or a TOML path")
+    base_path = path.parent / base if (path.parent / base).is_file() else resolve_config_path(base)
+    if base_path.resolve() in chain or base_path.resolve() == path.resolve():
+        raise ConfigError(f"{path}: extends {base} leads back to itself; remove one of the extends")
+    merged = _read_config_file(base_path, (*chain, path.resolve()))
+    for section, values in data.items():
+        if isinstance(values, dict) and isinstance(merged.get(section), dict):
+            merged[section] = {**merged[section], **values}
+        else:
+            merged[section] = values
+    return merged
 
 
 def dump_config(config: Config) -> str:
