@@ -21,6 +21,8 @@ from purple.store import Store
 PROMPTS = [
     "Opisz jesienny poranek na wsi w dwóch zdaniach.",
     "Dodaj interpunkcję i wielkie litery do poniższego tekstu.\n\nwczoraj byłem w warszawie i widziałem pałac kultury",
+    "Dokończ poniższy fragment tekstu, pisząc kilka kolejnych zdań.\n\n"
+    "Pociąg zatrzymał się na małej stacji. Z wagonu wysiadł młody lekarz z walizką w ręku.",
 ]
 
 
@@ -56,7 +58,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = Config(lang=args.lang, model=args.model, host=args.host, defaults=options, data_dir=tmp)
         app = PurpleApp(config, store=Store(Path(tmp) / "db"))
-        asyncio.run(converse(app, PROMPTS, args.out, (110, 36), args.timeout))
+        asyncio.run(converse(app, PROMPTS, args.out, (110, 48), args.timeout))
     print(f"wrote {args.out}")
 
 
