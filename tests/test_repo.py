@@ -68,3 +68,14 @@ def test_extends_cycle_is_an_error_naming_it(tmp_path):
     (tmp_path / "b.toml").write_text('extends = "a.toml"\n')
     with pytest.raises(ConfigError, match="leads back to itself"):
         load_config(tmp_path / "a.toml")
+
+
+def test_model_card_names_the_committed_gguf():
+    """The card's figures belong to one GGUF; its sha256 in the card must be the committed file's."""
+    import hashlib
+
+    card_dir = ROOT / "modelfiles" / "polski-mini"
+    found = re.search(r"sha256 `([0-9a-f]{8})…([0-9a-f]{4})`", (card_dir / "README.md").read_text())
+    assert found, "the model card lost its `sha256 `xxxxxxxx…yyyy`` line"
+    digest = hashlib.sha256((card_dir / "polski-mini.gguf").read_bytes()).hexdigest()
+    assert (digest[:8], digest[-4:]) == found.groups()
