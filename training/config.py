@@ -335,9 +335,10 @@ def _read_config_file(path: Path, chain: tuple[Path, ...]) -> dict:
     if not isinstance(base, str):
         raise ConfigError(f"{path}: extends must be a config name or a TOML path")
     base_path = path.parent / base if (path.parent / base).is_file() else resolve_config_path(base)
-    if base_path.resolve() in chain or base_path.resolve() == path.resolve():
+    chain = (*chain, path.resolve())
+    if base_path.resolve() in chain:
         raise ConfigError(f"{path}: extends {base} leads back to itself; remove one of the extends")
-    merged = _read_config_file(base_path, (*chain, path.resolve()))
+    merged = _read_config_file(base_path, chain)
     for section, values in data.items():
         if isinstance(values, dict) and isinstance(merged.get(section), dict):
             merged[section] = {**merged[section], **values}
