@@ -141,23 +141,26 @@ def test_the_polski_mini_recipe_script_runs_every_stage_on_a_cpu(tmp_path, chat_
 @pytest.mark.slow
 def test_the_sft_sweep_tunes_evaluates_and_ranks_each_variant_of_one_pretrained_run(tmp_path):
     """scripts/gpu/sft_sweep.sh after STAGES=pretrain: each variant's own lr and mix, its chat tasks, one GGUF kept."""
+    from training.checkpoint import load_checkpoint
     from training.evals.compare import headline
 
     data, config = _recipe_inputs(tmp_path)
     work, out = tmp_path / "work", tmp_path / "out"
     _run_script("train_polski_mini.sh", data, work, out, POLSKI_CONFIG=str(config), STAGES="pretrain")
     variants = ["gentle:2:5e-5:0", "mixed:3:1e-4:0.5"]
-    _run_script("sft_sweep.sh", data, work, out, *variants, POLSKI_CONFIG=str(config), KEEP="1",
+    _run_script("sft_sweep.sh", data, work, out, *variants, POLSKI_CONFIG=str(config), KEEP="1", MERGES="0.5",
                 BARS="pairs accuracy>=0;ntrex128-pol.jsonl bpb<=100")
     assert "lr = 5e-05" in (work / "sft-gentle" / "config.toml").read_text()
     assert "pretrain_mix = 0.5" in (work / "sft-mixed" / "config.toml").read_text()
-    figures = {name: headline(json.loads((out / f"eval-sft-{name}" / "eval.json").read_text())) for name in ("gentle", "mixed")}
+    assert load_checkpoint(work / "sft-gentle-b50", weights_only=True).meta["merged"]["base_share"] == 0.5
+    names = ("gentle", "mixed", "gentle-b50", "mixed-b50")
+    figures = {name: headline(json.loads((out / f"eval-sft-{name}" / "eval.json").read_text())) for name in names}
     for f in figures.values():
         assert {"ntrex128-pol.jsonl bpb", "bins:val bpb", "pairs accuracy", "chat diacritics", "chat punctuation"} <= set(f)
     best = min(figures, key=lambda n: figures[n]["ntrex128-pol.jsonl bpb"])
     assert [p.name for p in out.glob("*.gguf")] == [f"{best}.gguf"]
     table = (out / "sft-sweep.md").read_text()
-    assert table.count("| yes | yes |") == 1 and "| gentle |" in table and "| mixed |" in table
+    assert table.count("| yes | yes |") == 1 and all(f"| {name} |" in table for name in names)
     assert (out / "eval-run" / "eval.json").is_file()
     # a second call skips what is evaluated already, and a bar no variant meets keeps no GGUF
     (out / f"{best}.gguf").unlink()

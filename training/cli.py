@@ -18,6 +18,7 @@ COMMANDS = [
     "data",
     "train",
     "sft",
+    "merge",
     "eval",
     "inspect",
     "monitor",

@@ -4,6 +4,8 @@
 #   WORK/run is the pretrained run (`STAGES=pretrain bash scripts/gpu/train_polski_mini.sh DATA WORK OUT`), DATA as there.
 #   A variant whose OUT/eval-sft-NAME/eval.json exists is skipped, so a call cut short can be continued by the next.
 #   BARS="METRIC<=VALUE;METRIC>=VALUE" and KEEP=N choose which GGUFs come back in OUT (scripts/gpu/pick_sft.py).
+#   MERGES="0.2 0.4" also evaluates each SFT pulled back toward the pretrained run by those shares (`polski merge`),
+#   as variants NAME-b20, NAME-b40.
 set -euo pipefail
 data=$1 work=$2 out=$3
 shift 3
@@ -29,6 +31,12 @@ for variant in "$@"; do
     polski export "$work/sft-$name" --out "$work/$name.gguf" --dtype q8_0 --force
     cp "$work/sft-$name/metrics.jsonl" "$out/metrics-sft-$name.jsonl"
     evaluate "sft-$name" "sft-$name" --chat-tasks "$data/eval/ntrex128-pol.jsonl" > "$out/eval-sft-$name.log" 2>&1 &
+    for share in ${MERGES:-}; do
+        merged="$name-b$(python3 -c "print(round($share * 100))")"
+        polski merge "$work/run" "$work/sft-$name" --out "$work/sft-$merged" --base-share "$share"
+        polski export "$work/sft-$merged" --out "$work/$merged.gguf" --dtype q8_0 --force
+        evaluate "sft-$merged" "sft-$merged" --chat-tasks "$data/eval/ntrex128-pol.jsonl" > "$out/eval-sft-$merged.log" 2>&1 &
+    done
 done
 wait
 

@@ -1,0 +1,40 @@
+import pytest
+import torch
+
+from training.checkpoint import load_checkpoint, load_gpt
+from training.cli import main
+from training.errors import CheckpointError, ConfigError
+from training.merge import merge_runs, merge_weights
+
+
+def test_merge_is_the_weighted_average_and_a_loadable_run(tiny_run, tmp_path):
+    base = tiny_run.parent / "pretrain"
+    assert main(["merge", str(base), str(tiny_run), "--out", str(tmp_path / "m"), "--base-share", "0.25"]) == 0
+    a = load_checkpoint(base, weights_only=True).model_state
+    b = load_checkpoint(tiny_run, weights_only=True).model_state
+    merged = load_checkpoint(tmp_path / "m", weights_only=True)
+    assert merged.meta["merged"]["base_share"] == 0.25
+    for name, t in merged.model_state.items():
+        torch.testing.assert_close(t.float(), 0.25 * a[name].float() + 0.75 * b[name].float())
+    assert any(not torch.equal(a[n], b[n]) for n in a), "the SFT changed nothing, so the test cannot tell"
+    model, config, _ = load_gpt(tmp_path / "m")
+    assert (tmp_path / "m" / "tokenizer" / "tokenizer.model").is_file()
+    assert config.model == load_gpt(tiny_run)[1].model
+
+
+def test_share_zero_keeps_the_tuned_weights(tiny_run, tmp_path):
+    merge_runs(tiny_run.parent / "pretrain", tiny_run, tmp_path / "m", 0.0)
+    b = load_checkpoint(tiny_run, weights_only=True).model_state
+    merged = load_checkpoint(tmp_path / "m", weights_only=True).model_state
+    assert all(torch.equal(merged[n], b[n]) for n in b)
+
+
+def test_mismatched_checkpoints_and_shares_are_refused(tiny_run, tmp_path):
+    w = {"x": torch.zeros(2, 3)}
+    with pytest.raises(CheckpointError, match="model shape"):
+        merge_weights(w, {"x": torch.zeros(3, 2)}, 0.5)
+    with pytest.raises(CheckpointError, match="different tensors"):
+        merge_weights(w, {"y": torch.zeros(2, 3)}, 0.5)
+    with pytest.raises(ConfigError, match="outside 0..1"):
+        merge_runs(tiny_run.parent / "pretrain", tiny_run, tmp_path / "m", 1.5)
+    assert not (tmp_path / "m").exists()

@@ -1,0 +1,47 @@
+"""`polski merge`: the weighted average of two checkpoints of one model (WiSE-FT, Wortsman et al. 2022).
+
+Pulling a chat-tuned run part of the way back toward the pretrained run it started from keeps most of
+what the SFT taught (chat form, the end-of-turn token) and gives back part of the plain-text quality it
+cost. Both runs must have the same model shape and tokenizer; the result is a self-contained RUN_DIR
+(config.toml, tokenizer/, one checkpoint) that eval and export read like any other.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from training.checkpoint import load_checkpoint, save_checkpoint
+from training.config import parse_config
+from training.errors import CheckpointError, ConfigError
+
+
+def merge_weights(base: dict, tuned: dict, base_share: float) -> dict:
+    """base_share * base + (1 - base_share) * tuned, tensor by tensor, in fp32, kept in the tuned run's dtypes."""
+    if set(base) != set(tuned):
+        missing = sorted(set(base) ^ set(tuned))[:3]
+        raise CheckpointError(f"the two checkpoints hold different tensors ({', '.join(missing)}): merge runs of one model")
+    merged = {}
+    for name, t in tuned.items():
+        if base[name].shape != t.shape:
+            raise CheckpointError(f"{name} is {tuple(base[name].shape)} in one run and {tuple(t.shape)} in the other: "
+                                  "merge runs of one model shape")
+        merged[name] = (base_share * base[name].float() + (1 - base_share) * t.float()).to(t.dtype)
+    return merged
+
+
+def merge_runs(base: Path | str, tuned: Path | str, out: Path | str, base_share: float) -> Path:
+    """Writes OUT as a run whose one checkpoint is the merge; returns its step dir."""
+    from training.train import prepare_run_dir
+
+    if not 0 <= base_share <= 1:
+        raise ConfigError(f"--base-share {base_share} is outside 0..1: 0 keeps the tuned run, 1 the base run")
+    a = load_checkpoint(base, weights_only=True)
+    b = load_checkpoint(tuned, weights_only=True)
+    tokenizer_dir = b.path.parent.parent / "tokenizer"
+    if not (tokenizer_dir / "tokenizer.model").is_file():
+        raise CheckpointError(f"{tokenizer_dir} has no tokenizer.model: give the tuned RUN_DIR, not a copied step dir")
+    merged = merge_weights(a.model_state, b.model_state, base_share)
+    out = Path(out)
+    prepare_run_dir(out, parse_config(b.meta["config"], b.path / "meta.json"), tokenizer_dir)
+    meta = {**b.meta, "merged": {"base": str(a.path), "tuned": str(b.path), "base_share": base_share}}
+    meta.pop("step", None)
+    return save_checkpoint(out, b.meta["step"], merged, {}, meta, keep_last=1)
