@@ -38,3 +38,12 @@ def test_mismatched_checkpoints_and_shares_are_refused(tiny_run, tmp_path):
     with pytest.raises(ConfigError, match="outside 0..1"):
         merge_runs(tiny_run.parent / "pretrain", tiny_run, tmp_path / "m", 1.5)
     assert not (tmp_path / "m").exists()
+
+
+def test_a_merged_run_is_a_start_not_a_run_to_resume(tiny_run, tmp_path):
+    from training.train import train
+
+    merge_runs(tiny_run.parent / "pretrain", tiny_run, tmp_path / "m", 0.5)
+    config = load_gpt(tmp_path / "m")[1]
+    with pytest.raises(CheckpointError, match="--init-from"):
+        train(config, iter(()), tmp_path / "m", resume=True, console=lambda *_: None)

@@ -181,6 +181,9 @@ def train(
     if ckpt_dir is not None:
         ckpt = load_checkpoint(ckpt_dir)
         _check_same_model(ckpt.meta, config, ckpt.path)
+        if "merged" in ckpt.meta:
+            raise CheckpointError(f"{ckpt.path} is a merge of two runs (`polski merge`) and has no optimizer state to resume: "
+                                  "start a new run from it with --init-from")
         if ckpt.train_state.get("engine", {}).get("engine") != t.engine:
             raise CheckpointError(f"{ckpt.path} was written by the {ckpt.meta.get('engine')} engine: resume with the same train.engine")
         engine.load_model_state_dict(ckpt.model_state)
