@@ -4,6 +4,11 @@ Pulling a chat-tuned run part of the way back toward the pretrained run it start
 what the SFT taught (chat form, the end-of-turn token) and gives back part of the plain-text quality it
 cost. Both runs must have the same model shape and tokenizer; the result is a self-contained RUN_DIR
 (config.toml, tokenizer/, one checkpoint) that eval and export read like any other.
+
+The chat markers' embedding rows are taken from the tuned run whole: pretraining never saw <|im_start|> or
+<|im_end|>, so their pretrained rows only hold "never predict me", and averaging with them lowers the end-of-turn
+logit. (Merges of polski-mini made before this rule, 2026-12-02, stopped ending their replies at a 50% share; the rule
+is not yet measured at that scale: docs/status.md.)
 """
 from __future__ import annotations
 
@@ -12,10 +17,15 @@ from pathlib import Path
 from training.checkpoint import load_checkpoint, save_checkpoint
 from training.config import parse_config
 from training.errors import CheckpointError, ConfigError
+from training.tokenizer import Tokenizer
 
 
-def merge_weights(base: dict, tuned: dict, base_share: float) -> dict:
-    """base_share * base + (1 - base_share) * tuned, tensor by tensor, in fp32, kept in the tuned run's dtypes."""
+EMBEDDING_TABLES = ("tok_embeddings.weight", "output.weight")  # rows indexed by token id (output only when untied)
+
+
+def merge_weights(base: dict, tuned: dict, base_share: float, tuned_rows: list[int] = ()) -> dict:
+    """base_share * base + (1 - base_share) * tuned, tensor by tensor, in fp32, kept in the tuned run's dtypes;
+    the embedding rows of the token ids in `tuned_rows` are the tuned run's own."""
     if set(base) != set(tuned):
         missing = sorted(set(base) ^ set(tuned))[:3]
         raise CheckpointError(f"the two checkpoints hold different tensors ({', '.join(missing)}): merge runs of one model")
@@ -25,6 +35,8 @@ def merge_weights(base: dict, tuned: dict, base_share: float) -> dict:
             raise CheckpointError(f"{name} is {tuple(base[name].shape)} in one run and {tuple(t.shape)} in the other: "
                                   "merge runs of one model shape")
         merged[name] = (base_share * base[name].float() + (1 - base_share) * t.float()).to(t.dtype)
+        if name in EMBEDDING_TABLES and tuned_rows:
+            merged[name][list(tuned_rows)] = t[list(tuned_rows)]
     return merged
 
 
@@ -39,7 +51,8 @@ def merge_runs(base: Path | str, tuned: Path | str, out: Path | str, base_share:
     tokenizer_dir = b.path.parent.parent / "tokenizer"
     if not (tokenizer_dir / "tokenizer.model").is_file():
         raise CheckpointError(f"{tokenizer_dir} has no tokenizer.model: give the tuned RUN_DIR, not a copied step dir")
-    merged = merge_weights(a.model_state, b.model_state, base_share)
+    tokenizer = Tokenizer.load(tokenizer_dir)
+    merged = merge_weights(a.model_state, b.model_state, base_share, [tokenizer.im_start_id, tokenizer.im_end_id])
     out = Path(out)
     prepare_run_dir(out, parse_config(b.meta["config"], b.path / "meta.json"), tokenizer_dir)
     meta = {**b.meta, "merged": {"base": str(a.path), "tuned": str(b.path), "base_share": base_share}}
