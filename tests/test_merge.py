@@ -32,6 +32,8 @@ def test_share_zero_keeps_the_tuned_weights(tiny_run, tmp_path):
     b = load_checkpoint(tiny_run, weights_only=True).model_state
     merged = load_checkpoint(tmp_path / "m", weights_only=True).model_state
     assert all(torch.equal(merged[n], b[n]) for n in b)
+    with pytest.raises(CheckpointError, match="choose a new --out"):
+        merge_runs(tiny_run.parent / "pretrain", tiny_run, tmp_path / "m", 0.5)
 
 
 def test_mismatched_checkpoints_and_shares_are_refused(tiny_run, tmp_path):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.checkpoint import load_checkpoint, save_checkpoint
+from training.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from training.config import parse_config
 from training.errors import CheckpointError, ConfigError
 from training.tokenizer import Tokenizer
@@ -46,6 +46,8 @@ def merge_runs(base: Path | str, tuned: Path | str, out: Path | str, base_share:
 
     if not 0 <= base_share <= 1:
         raise ConfigError(f"--base-share {base_share} is outside 0..1: 0 keeps the tuned run, 1 the base run")
+    if find_checkpoint(out) is not None:
+        raise CheckpointError(f"{out} already has checkpoints: choose a new --out")
     a = load_checkpoint(base, weights_only=True)
     b = load_checkpoint(tuned, weights_only=True)
     tokenizer_dir = b.path.parent.parent / "tokenizer"
