@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from training.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
-from training.config import parse_config
 from training.errors import CheckpointError, ConfigError
+from training.export.source import load_source
 from training.tokenizer import Tokenizer
 
 
@@ -50,13 +50,11 @@ def merge_runs(base: Path | str, tuned: Path | str, out: Path | str, base_share:
         raise CheckpointError(f"{out} already has checkpoints: choose a new --out")
     a = load_checkpoint(base, weights_only=True)
     b = load_checkpoint(tuned, weights_only=True)
-    tokenizer_dir = b.path.parent.parent / "tokenizer"
-    if not (tokenizer_dir / "tokenizer.model").is_file():
-        raise CheckpointError(f"{tokenizer_dir} has no tokenizer.model: give the tuned RUN_DIR, not a copied step dir")
-    tokenizer = Tokenizer.load(tokenizer_dir)
+    source = load_source(b.path)  # the tuned run's config and tokenizer, found as `polski export` finds them
+    tokenizer = Tokenizer.load(source.tokenizer_dir)
     merged = merge_weights(a.model_state, b.model_state, base_share, [tokenizer.im_start_id, tokenizer.im_end_id])
     out = Path(out)
-    prepare_run_dir(out, parse_config(b.meta["config"], b.path / "meta.json"), tokenizer_dir)
+    prepare_run_dir(out, source.config, source.tokenizer_dir)
     meta = {**b.meta, "merged": {"base": str(a.path), "tuned": str(b.path), "base_share": base_share}}
     meta.pop("step", None)
     return save_checkpoint(out, b.meta["step"], merged, {}, meta, keep_last=1)
