@@ -147,11 +147,13 @@ def test_the_sft_sweep_tunes_evaluates_and_ranks_each_variant_of_one_pretrained_
     data, config = _recipe_inputs(tmp_path)
     work, out = tmp_path / "work", tmp_path / "out"
     _run_script("train_polski_mini.sh", data, work, out, POLSKI_CONFIG=str(config), STAGES="pretrain")
-    variants = ["gentle:2:5e-5:0", "mixed:3:1e-4:0.5"]
+    variants = ["gentle:2:5e-5:0", "mixed:3:1e-4:0.5:frozen"]
     _run_script("sft_sweep.sh", data, work, out, *variants, POLSKI_CONFIG=str(config), KEEP="1", MERGES="0.5",
                 BARS="pairs accuracy>=0;ntrex128-pol.jsonl bpb<=100")
     assert "lr = 5e-05" in (work / "sft-gentle" / "config.toml").read_text()
     assert "pretrain_mix = 0.5" in (work / "sft-mixed" / "config.toml").read_text()
+    assert "trainable_embedding_rows = [4, 5]" in (work / "sft-mixed" / "config.toml").read_text()
+    assert "trainable_embedding_rows" not in (work / "sft-gentle" / "config.toml").read_text()
     assert load_checkpoint(work / "sft-gentle-b50", weights_only=True).meta["merged"]["base_share"] == 0.5
     names = ("gentle", "mixed", "gentle-b50", "mixed-b50")
     figures = {name: headline(json.loads((out / f"eval-sft-{name}" / "eval.json").read_text())) for name in names}

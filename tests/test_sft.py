@@ -95,3 +95,37 @@ def test_sft_weight_decay_overrides_the_pretraining_one_only_when_given():
     tuned = load_config("polski-tiny", {"optim": {"weight_decay": 0.8}, "sft": {"weight_decay": 0.1}})
     assert sft_config(tuned).optim.weight_decay == 0.1
     assert tuned.optim.weight_decay == 0.8
+
+
+def test_frozen_embeddings_keep_every_row_but_the_chat_markers(tiny_run, tmp_path):
+    import torch
+
+    from training.checkpoint import load_checkpoint
+    from training.config import load_config
+    from training.sft import run_sft
+    from training.tokenizer import SPECIAL
+
+    pretrained = tiny_run.parent / "pretrain"
+    config = load_config("polski-tiny", {"sft": {"sources": [str(tiny_run.parent / "sft.jsonl")], "max_steps": 8,
+                                                   "micro_batch_size": 4, "lr": 1e-3, "freeze_embeddings": True}})
+    run_sft(config, pretrained, tmp_path / "sft", console=lambda *_: None)
+    before = load_checkpoint(pretrained, weights_only=True).model_state
+    after = load_checkpoint(tmp_path / "sft", weights_only=True).model_state
+    markers = [SPECIAL["im_start"], SPECIAL["im_end"]]
+    others = [i for i in range(before["tok_embeddings.weight"].size(0)) if i not in markers]
+    emb_before, emb_after = before["tok_embeddings.weight"], after["tok_embeddings.weight"]
+    assert torch.equal(emb_before[others], emb_after[others])
+    assert not torch.equal(emb_before[markers], emb_after[markers])  # the markers' rows learn
+    blocks = [k for k in before if k != "tok_embeddings.weight" and before[k].dim() == 2]
+    assert any(not torch.equal(before[k], after[k]) for k in blocks)  # and so do the blocks
+
+
+def test_trainable_embedding_rows_outside_the_vocabulary_are_a_config_error():
+    from training.config import load_config
+    from training.errors import ConfigError
+    from training.model import GPT
+    from training.train import train_only_embedding_rows
+
+    model = GPT(load_config("polski-tiny").model)
+    with pytest.raises(ConfigError, match="outside the vocabulary"):
+        train_only_embedding_rows(model, [4, 10**6])

@@ -75,6 +75,8 @@ class OptimConfig(Strict):
 
 
 class TrainConfig(Strict):
+    # None: every embedding row learns; a list: only these rows (set by sft.freeze_embeddings)
+    trainable_embedding_rows: list[int] | None = None
     engine: Literal["torch", "deepspeed"] = "torch"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16", "fp16"] = "bf16"
@@ -195,6 +197,9 @@ class SFTConfig(Strict):
     pretrain_mix: float = Field(0.0, ge=0, lt=1)
     # None keeps optim.weight_decay (polski-mini tunes its wd-0.8 model with 0.1; at lr 1e-4 both measured the same)
     weight_decay: float | None = Field(None, ge=0)
+    # true: the (tied) embedding keeps its pretrained rows, all but the chat markers' (pretraining never trained those):
+    # the output distribution over ordinary words stays the pretrained one while the blocks learn the chat form
+    freeze_embeddings: bool = False
 
 
 class EvalConfig(Strict):

@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from training.config import Config
-
 from training.errors import ConfigError, DataError
 
 IGNORE = -1
@@ -129,6 +128,8 @@ def build_sft_rows(tokenizer, sources, row_len: int, system: str | None, seed: i
 
 def sft_config(config: Config) -> Config:
     """The pretraining config with the [sft] overrides applied (lr, steps, batch, warm-up, weight decay)."""
+    from training.tokenizer import SPECIAL
+
     s = config.sft
     optim = {"lr": s.lr, "warmup_steps": s.warmup_steps, "schedule": "cosine"}
     if s.weight_decay is not None:
@@ -138,7 +139,9 @@ def sft_config(config: Config) -> Config:
         "train": config.train.model_copy(update={"max_steps": s.max_steps, "micro_batch_size": s.micro_batch_size,
                                                    "grad_accum_steps": 1, "eval_interval": max(1, s.max_steps // 4),
                                                    "checkpoint_interval": max(1, s.max_steps // 2),
-                                                   "sample_prompts": []}),
+                                                   "sample_prompts": [],
+                                                   "trainable_embedding_rows": [SPECIAL["im_start"], SPECIAL["im_end"]]
+                                                   if s.freeze_embeddings else None}),
     })
 
 

@@ -131,6 +131,17 @@ def format_eta(seconds: float) -> str:
     return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"
 
 
+def train_only_embedding_rows(model, rows: list[int]) -> None:
+    """Zeroes the embedding gradient outside `rows`: with no gradient, AdamW leaves a row as it is (the embedding is
+    not decayed), and with tied embeddings the output projection keeps those rows too."""
+    weight = model.tok_embeddings.weight
+    if any(not 0 <= r < weight.size(0) for r in rows):
+        raise ConfigError(f"train.trainable_embedding_rows {rows} has ids outside the vocabulary of {weight.size(0)}")
+    mask = torch.zeros(weight.size(0), 1)
+    mask[rows] = 1
+    weight.register_hook(lambda grad: grad * mask.to(grad.device, grad.dtype))
+
+
 def train(
     config: Config,
     batches,
@@ -174,6 +185,8 @@ def train(
         init = load_checkpoint(init_from, weights_only=True)
         _check_same_model(init.meta, config, init.path)
         model.load_state_dict(init.model_state)
+    if t.trainable_embedding_rows is not None:
+        train_only_embedding_rows(model, t.trainable_embedding_rows)
     engine = make_engine(config, model, device, rank, world)
     source = as_batch_source(batches)
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Several chat SFTs of one pretrained run, each exported and evaluated (chat tasks included), then ranked.
-# Usage: bash scripts/gpu/sft_sweep.sh DATA WORK OUT NAME:STEPS:LR:MIX ...
+# Usage: bash scripts/gpu/sft_sweep.sh DATA WORK OUT NAME:STEPS:LR:MIX[:frozen] ...
+#   frozen: --freeze-embeddings (only the chat markers' embedding rows learn).
 #   WORK/run is the pretrained run (`STAGES=pretrain bash scripts/gpu/train_polski_mini.sh DATA WORK OUT`), DATA as there.
 #   A variant whose OUT/eval-sft-NAME/eval.json exists is skipped, so a call cut short can be continued by the next.
 #   BARS="METRIC<=VALUE;METRIC>=VALUE" and KEEP=N choose which GGUFs come back in OUT (scripts/gpu/pick_sft.py).
@@ -21,12 +22,12 @@ evaluate() {  # DIR NAME [ARGS]: runs beside the next SFT on the same GPU (both 
 [ -f "$out/metrics-run.jsonl" ] || cp "$work/run/metrics.jsonl" "$out/metrics-run.jsonl"
 
 for variant in "$@"; do
-    IFS=: read -r name steps lr mix <<< "$variant"
+    IFS=: read -r name steps lr mix frozen <<< "$variant"
     [ -f "$out/eval-sft-$name/eval.json" ] && { echo "$name: evaluated already"; continue; }
     rm -rf "$work/sft-$name"
     start=$(date +%s)
     polski sft --config "$config" --init-from "$work/run" --out "$work/sft-$name" --source "$data/sft" --bins "$work/bins" \
-        --max-steps "$steps" --lr "$lr" --pretrain-mix "$mix"
+        --max-steps "$steps" --lr "$lr" --pretrain-mix "$mix" ${frozen:+--freeze-embeddings}
     echo "sft $name ($steps steps, lr $lr, mix $mix) wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
     polski export "$work/sft-$name" --out "$work/$name.gguf" --dtype q8_0 --force
     cp "$work/sft-$name/metrics.jsonl" "$out/metrics-sft-$name.jsonl"

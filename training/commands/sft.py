@@ -11,6 +11,8 @@ def register(subparsers) -> None:
     p.add_argument("--max-steps", type=int, help="sft.max_steps")
     p.add_argument("--lr", type=float, help="sft.lr")
     p.add_argument("--pretrain-mix", type=float, metavar="SHARE", help="sft.pretrain_mix (needs --bins)")
+    p.add_argument("--freeze-embeddings", action="store_true", default=None,
+                   help="sft.freeze_embeddings: only the chat markers' embedding rows learn")
     p.add_argument("--bins", metavar="BINS_DIR", help="pretraining bins: for sft.pretrain_mix, and their val split is scored at every eval (text_val_bpb)")
     p.add_argument("--resume", action="store_true")
     p.set_defaults(func=run)
@@ -21,7 +23,8 @@ def run(args) -> int:
     from training.sft import run_sft
 
     config = load_config(args.config, {"sft": {"sources": args.source, "max_steps": args.max_steps, "lr": args.lr,
-                                                 "pretrain_mix": args.pretrain_mix}})
+                                                 "pretrain_mix": args.pretrain_mix,
+                                                 "freeze_embeddings": args.freeze_embeddings}})
     result = run_sft(config, args.init_from, args.out, bins_dir=args.bins, resume=args.resume)
     print(f"done: step {result['step']}, loss {result['loss']:.4f} -> {args.out}")
     return 0
