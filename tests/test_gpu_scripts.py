@@ -1,5 +1,6 @@
 """The shell scripts that move data to the GPU machine: what pack_data.sh writes, unpack_bins.sh restores exactly."""
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ import pytest
 
 from tests.conftest import missing_part
 from tests.polish_text import build_tiny_bins, build_tiny_tokenizer, polish_paragraphs, write_polish_jsonl
+from training.metrics import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -133,7 +135,8 @@ def test_the_polski_mini_recipe_script_runs_every_stage_on_a_cpu(tmp_path, chat_
     for stage in ("run", "sft"):
         result = json.loads((out / f"eval-{stage}" / "eval.json").read_text())
         assert set(result["bpb"]) == {"ntrex128-pol.jsonl", "bins:val"} and set(result["minimal_pairs"]) == {"tiny-pairs.jsonl"}
-        assert (out / f"metrics-{stage}.jsonl").is_file()
+        evals = read_metrics(out / f"metrics-{stage}.jsonl", "eval")
+        assert evals and all(math.isfinite(e["bpb:ntrex128-pol"]) for e in evals)  # NTREX followed along the run
     sft = json.loads((out / "eval-sft" / "eval.json").read_text())
     assert bool(sft.get("chat_tasks")) == (chat_tasks == "1")
 

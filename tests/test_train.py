@@ -57,6 +57,45 @@ def test_source_weights_reach_the_run_and_its_config(tiny_data, tmp_path):
     assert load_config(tmp_path / "run" / "config.toml").train.source_weights == {"texts": 2.5}
 
 
+def test_heldout_texts_are_scored_at_every_eval_as_polski_eval_scores_them(tiny_data, tmp_path):
+    from tests.polish_text import polish_paragraphs
+    from training.evals.backends import torch_backend
+    from training.evals.bpb import evaluate_bpb
+    from training.report import write_run_report
+
+    bins, tok = tiny_data
+    news = tmp_path / "news.jsonl"
+    texts = polish_paragraphs()[1::7][:5] + [" ".join(polish_paragraphs()[:6])]  # the last one spans windows
+    news.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8")
+    lines = []
+    pretrain(tiny_config(max_steps=20, eval_interval=10, heldout_texts=[str(news)]), bins, tmp_path / "run", tok,
+             console=lines.append)
+    evals = read_metrics(tmp_path / "run" / "metrics.jsonl", "eval")
+    assert [e["step"] for e in evals] == [10, 20] and evals[1]["bpb:news"] < evals[0]["bpb:news"]
+    expected = evaluate_bpb(torch_backend(tmp_path / "run"), texts, stride=64)  # half of polski-tiny's context
+    assert evals[1]["bpb:news"] == pytest.approx(expected.bpb, rel=1e-4)
+    assert any(f"bpb:news {evals[1]['bpb:news']:.4f}" in line for line in lines)
+    report = write_run_report(tmp_path / "run", tmp_path / "report")
+    assert f"| final bpb:news | {evals[1]['bpb:news']:.4g} |" in report["report.md"].read_text()
+
+
+def test_heldout_texts_that_cannot_be_scored_name_the_fix(tiny_data, tmp_path):
+    bins, tok = tiny_data
+    (tmp_path / "a").mkdir()
+    for path in (tmp_path / "empty.txt", tmp_path / "a" / "empty.txt"):
+        path.write_text("  \n", encoding="utf-8")
+    with pytest.raises(DataError, match="no text to score: fix train.heldout_texts"):
+        pretrain(tiny_config(max_steps=1, heldout_texts=[str(tmp_path / "empty.txt")]), bins, tmp_path / "r1", tok)
+    with pytest.raises(DataError, match="does not exist"):
+        pretrain(tiny_config(max_steps=1, heldout_texts=[str(tmp_path / "nope.jsonl")]), bins, tmp_path / "r2", tok)
+    good = tmp_path / "news.txt"
+    good.write_text("Ala ma kota, a kot ma Alę.", encoding="utf-8")
+    (tmp_path / "a" / "news.txt").write_text("Kot ma Alę.", encoding="utf-8")
+    with pytest.raises(ConfigError, match="two files named news"):
+        pretrain(tiny_config(max_steps=1, heldout_texts=[str(good), str(tmp_path / "a" / "news.txt")]), bins,
+                 tmp_path / "r3", tok)
+
+
 def test_resume_with_a_smaller_micro_batch_continues_at_the_same_sample(tiny_data, tmp_path):
     """After an out-of-memory error the fix is a smaller micro-batch and more accumulation; the resumed run must
     continue where the data left off (the position is converted through samples), not re-read earlier windows."""

@@ -101,6 +101,9 @@ class TrainConfig(Strict):
     log_interval: int = Field(10, gt=0)
     eval_interval: int = Field(200, gt=0)
     eval_batches: int = Field(20, gt=0)
+    # held-out text files (.txt, or .jsonl of {"text"}) scored at every eval as `bpb:NAME` in metrics.jsonl, windowed
+    # as `polski eval` windows them (stride: half the context): e.g. news while pretraining on a corpus without news
+    heldout_texts: list[str] = []
     checkpoint_interval: int = Field(500, gt=0)
     keep_last: int = Field(2, gt=0)
     spike_zscore: float = Field(6.0, gt=0)  # loss this many std above the window mean is a spike

@@ -12,7 +12,7 @@ from training.monitor.state import format_duration, progress, series
 
 PLOTS = [  # file, title, [(group, key, label)], log y
     ("loss.png", "loss", [("train", "loss", "train loss"), ("evals", "val_loss", "val loss")], False),
-    ("val_bpb.png", "validation bits per byte", [("evals", "val_bpb", "val BPB")], False),
+    ("val_bpb.png", "bits per byte", [("evals", "val_bpb", "val BPB")], False),
     ("lr.png", "learning rate", [("train", "lr", "lr")], False),
     ("grad_norm.png", "gradient norm", [("train", "grad_norm", "grad norm")], True),
     ("tokens_per_s.png", "throughput (tokens/s)", [("train", "tokens_per_s", "tokens/s")], False),
@@ -41,6 +41,12 @@ def _plot(path: Path, title: str, lines: list[tuple[str, list[float], list[float
     plt.close(fig)
 
 
+def other_bpb_keys(data) -> list[str]:
+    """The eval records' BPB keys besides val_bpb: text_val_bpb (SFT) and bpb:NAME (train.heldout_texts)."""
+    keys = {k for r in data.evals for k in r if k == "text_val_bpb" or k.startswith("bpb:")}
+    return sorted(k for k in keys if series(data.evals, k)[1])
+
+
 def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.4g}" if math.isfinite(v) else str(v)
@@ -57,6 +63,7 @@ def summary_rows(data) -> list[tuple[str, str]]:
     _, bpb = series(data.evals, "val_bpb")
     rows += [("final val_loss", _fmt(val[-1] if val else None)), ("best val_loss", _fmt(min(val) if val else None)),
              ("final val_bpb", _fmt(bpb[-1] if bpb else None))]
+    rows += [(f"final {k}", _fmt(series(data.evals, k)[1][-1])) for k in other_bpb_keys(data)]
     times = [r["time"] for r in data.train if isinstance(r.get("time"), (int, float))]
     rows.append(("wall time", format_duration(times[-1] - times[0]) if len(times) > 1 else "-"))
     rows.append(("events", ", ".join(f"{k}×{n}" for k, n in _event_counts(data).items()) or "-"))
@@ -80,6 +87,8 @@ def write_run_report(run_dir: Path | str, out_dir: Path | str) -> dict[str, Path
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     for name, title, keys, log_y in PLOTS:
+        if name == "val_bpb.png":  # and every other text scored at the evals: SFT's plain text, held-out texts
+            keys = keys + [("evals", k, k) for k in other_bpb_keys(data)]
         lines = [(label, *series(getattr(data, group), key)) for group, key, label in keys]
         lines = [line for line in lines if line[1]]
         if lines:

@@ -194,5 +194,7 @@ def run_sft(config: Config, init_from: Path | str, run_dir: Path | str, *, token
 
         batches, bytes_per_token = bins_val(TokenBins(bins_dir, "val"), cfg)
         text_val = (batches, bytes_per_token) if bytes_per_token else None  # None: a val split too short to score
-    return train(cfg, source, run_dir, val_batches=val, text_val=text_val, tokenizer_dir=tokenizer_dir,
-                 init_from=init_from, resume=resume, console=console)
+    from training.train import heldout_sets
+
+    return train(cfg, source, run_dir, val_batches=val, text_val=text_val, heldout=heldout_sets(cfg, tokenizer_dir),
+                 tokenizer_dir=tokenizer_dir, init_from=init_from, resume=resume, console=console)

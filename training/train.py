@@ -25,7 +25,7 @@ from training.atomic import write_text
 from training.checkpoint import find_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from training.config import Config, dump_config
 from training.evals.bpb import bpb_from_loss
-from training.errors import CheckpointError, ConfigError, PolskiError
+from training.errors import CheckpointError, ConfigError, DataError, PolskiError
 from training.loader import as_batch_source, to_device
 from training.metrics import MetricsWriter
 from training.schedule import lr_at
@@ -150,6 +150,7 @@ def train(
     val_batches=None,
     val_bytes_per_token: float | None = None,
     text_val: tuple[list, float] | None = None,
+    heldout: dict[str, tuple[list, float]] | None = None,
     tokenizer_dir: Path | str | None = None,
     init_from: Path | str | None = None,
     resume: bool = False,
@@ -161,6 +162,7 @@ def train(
     val_batches: a list (or re-iterable) of (x, y) for the loss at eval steps; val_bytes_per_token turns it into bits per byte.
     text_val: (batches, bytes per token) of plain validation text, also scored at eval steps (SFT: what chat tuning
     costs the model on plain text, logged as text_val_bpb).
+    heldout: {name: (batches, bytes per scored target)} of held-out texts (`heldout_sets`), logged as bpb:NAME.
     tokenizer_dir: copied into RUN_DIR/tokenizer, and used for samples at eval steps.
     init_from: a RUN_DIR or step dir whose weights start a fresh run (SFT); ignored when resuming.
     """
@@ -325,11 +327,14 @@ def train(
                 is_best = last_val < best_val
                 best_val = min(best_val, last_val)
                 text_bpb = bpb_from_loss(engine.eval_loss(text_val[0]), 1, text_val[1]) if text_val else None
+                held = {f"bpb:{name}": bpb_from_loss(engine.eval_loss(b), 1, per_target)
+                        for name, (b, per_target) in (heldout or {}).items()}
                 if writer:
                     writer.log("eval", step, val_loss=last_val, val_bpb=bpb,
-                               **({"text_val_bpb": text_bpb} if text_val else {}))
+                               **({"text_val_bpb": text_bpb} if text_val else {}), **held)
                     console(f"step {step}/{t.max_steps} | val_loss {last_val:.4f}" + (f" | val_bpb {bpb:.4f}" if bpb else "")
-                            + (f" | plain-text val_bpb {text_bpb:.4f}" if text_val else ""))
+                            + (f" | plain-text val_bpb {text_bpb:.4f}" if text_val else "")
+                            + "".join(f" | {k} {v:.4f}" for k, v in held.items()))
                     if tokenizer is not None:
                         write_samples(engine, tokenizer, config, step, run_dir, writer)
             if step % t.checkpoint_interval == 0 or step == t.max_steps or is_best:
@@ -424,6 +429,26 @@ def bins_val(val_bins, config: Config) -> tuple[list | None, float | None]:
     return val, bytes_per_token
 
 
+def heldout_sets(config: Config, tokenizer_dir: Path | str) -> dict[str, tuple[list, float]]:
+    """train.heldout_texts as the trainer's eval batches, by file stem."""
+    from training.evals.bpb import heldout_batches
+    from training.evals.texts import load_texts
+    from training.tokenizer import Tokenizer
+
+    if not config.train.heldout_texts:
+        return {}
+    tokenizer, T = Tokenizer.load(tokenizer_dir), config.model.context_length
+    sets = {}
+    for path in map(Path, config.train.heldout_texts):
+        batches, per_target = heldout_batches(load_texts(path), tokenizer, T, config.train.micro_batch_size, T // 2)
+        if not batches:
+            raise DataError(f"{path} has no text to score: fix train.heldout_texts (or --heldout-text)")
+        if path.stem in sets:
+            raise ConfigError(f"train.heldout_texts has two files named {path.stem}: their metrics would collide")
+        sets[path.stem] = (batches, per_target)
+    return sets
+
+
 def pretrain(
     config: Config,
     bins_dir: Path | str,
@@ -454,4 +479,4 @@ def pretrain(
     source = TokenWindows(stream, B, T, config.train.seed, rank, world)
     val, bytes_per_token = bins_val(val_bins, config)
     return train(config, source, run_dir, val_batches=val, val_bytes_per_token=bytes_per_token,
-                 tokenizer_dir=tokenizer_dir, init_from=init_from, resume=resume, faults=faults, console=console)
+                 heldout=heldout_sets(config, tokenizer_dir), tokenizer_dir=tokenizer_dir, init_from=init_from, resume=resume, faults=faults, console=console)

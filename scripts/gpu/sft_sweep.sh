@@ -27,7 +27,8 @@ for variant in "$@"; do
     rm -rf "$work/sft-$name"
     start=$(date +%s)
     polski sft --config "$config" --init-from "$work/run" --out "$work/sft-$name" --source "$data/sft" --bins "$work/bins" \
-        --max-steps "$steps" --lr "$lr" --pretrain-mix "$mix" ${frozen:+--freeze-embeddings}
+        --max-steps "$steps" --lr "$lr" --pretrain-mix "$mix" ${frozen:+--freeze-embeddings} \
+        --heldout-text "$data/eval/ntrex128-pol.jsonl"
     echo "sft $name ($steps steps, lr $lr, mix $mix) wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
     polski export "$work/sft-$name" --out "$work/$name.gguf" --dtype q8_0 --force
     cp "$work/sft-$name/metrics.jsonl" "$out/metrics-sft-$name.jsonl"

@@ -18,7 +18,8 @@ bash "$(dirname "$0")/unpack_bins.sh" "$data" "$work"
 stages=${STAGES:-pretrain finish}
 start=$(date +%s)
 if [[ $stages == *pretrain* ]]; then
-    polski train --config "$config" --data "$work/bins" --tokenizer "$data/tokenizer" --out "$work/run" ${steps:+--max-steps "$steps"}
+    polski train --config "$config" --data "$work/bins" --tokenizer "$data/tokenizer" --out "$work/run" ${steps:+--max-steps "$steps"} \
+        --heldout-text "$data/eval/ntrex128-pol.jsonl"  # NTREX BPB at every eval, in metrics.jsonl
     echo "pretrain wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
     cp "$work/run/metrics.jsonl" "$out/metrics-run.jsonl"
 fi
@@ -30,7 +31,8 @@ evaluate() {  # the pretrained model is evaluated on the same GPU while SFT runs
 evaluate run > "$out/eval-run.log" 2>&1 &
 
 start=$(date +%s)
-polski sft --config "$config" --init-from "$work/run" --out "$work/sft" --source "$data/sft" --bins "$work/bins"
+polski sft --config "$config" --init-from "$work/run" --out "$work/sft" --source "$data/sft" --bins "$work/bins" \
+    --heldout-text "$data/eval/ntrex128-pol.jsonl"
 echo "sft wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
 
 polski export "$work/sft" --out "$out/polski-mini.gguf" --dtype q8_0 --force

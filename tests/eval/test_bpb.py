@@ -108,3 +108,28 @@ def test_ntrex_by_word_frequency_attributes_every_bit_and_byte_once(tmp_path, mo
     assert sum(r["bits"] for r in rows.values()) == pytest.approx(float(-logprobs.sum()) / math.log(2))
     assert rows["never in the corpus"]["words"] == 2 and rows["numbers"]["words"] == 1  # Źdźbło, ąę; 2024
     assert rows["1,000+ times"]["words"] == 1 and rows["never in the corpus"]["bits"] > 0
+
+
+def test_heldout_batches_give_the_trainer_the_bpb_polski_eval_reports(backend, heldout_texts):
+    """The trainer scores train.heldout_texts as fixed batches (loss weighted by scored targets); that must be the
+    BPB of `evaluate_bpb` at the same stride, documents longer than the context included."""
+    import torch
+
+    from training.evals.bpb import heldout_batches
+
+    texts = heldout_texts + [" ".join(heldout_texts)]  # the last one spans several windows
+    T = backend.context_length
+    assert len(backend.encode(texts[-1])) > 2 * T
+    batches, per_target = heldout_batches(texts, backend.tokenizer, T, batch_size=3, stride=T // 2)
+    total, count = 0.0, 0
+    backend.model.eval()
+    with torch.no_grad():
+        for x, y in batches:
+            assert x.shape == y.shape and x.shape[1] == T
+            _, loss = backend.model(x, y)
+            n = int((y != -1).sum())
+            total, count = total + float(loss) * n, count + n
+    expected = evaluate_bpb(backend, texts, stride=T // 2)
+    assert count == expected.tokens  # every target scored once
+    assert math.isclose(per_target, expected.bytes / expected.tokens, rel_tol=1e-12)
+    assert math.isclose(total / count / math.log(2) / per_target, expected.bpb, rel_tol=1e-4)

@@ -15,6 +15,8 @@ def register(subparsers) -> None:
                    help="sft.freeze_embeddings: only the chat markers' embedding rows learn")
     p.add_argument("--bins", metavar="BINS_DIR", help="pretraining bins: for sft.pretrain_mix, and their val split is scored at every eval (text_val_bpb)")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--heldout-text", action="append", metavar="FILE",
+                   help="train.heldout_texts: score this text at every eval as bpb:NAME (repeatable)")
     p.set_defaults(func=run)
 
 
@@ -24,7 +26,8 @@ def run(args) -> int:
 
     config = load_config(args.config, {"sft": {"sources": args.source, "max_steps": args.max_steps, "lr": args.lr,
                                                  "pretrain_mix": args.pretrain_mix,
-                                                 "freeze_embeddings": args.freeze_embeddings}})
+                                                 "freeze_embeddings": args.freeze_embeddings},
+                                        "train": {"heldout_texts": args.heldout_text}})
     result = run_sft(config, args.init_from, args.out, bins_dir=args.bins, resume=args.resume)
     print(f"done: step {result['step']}, loss {result['loss']:.4f} -> {args.out}")
     return 0

@@ -18,6 +18,8 @@ def register(subparsers) -> None:
     p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], help="train.precision")
     p.add_argument("--micro-batch-size", type=int, help="train.micro_batch_size")
     p.add_argument("--grad-accum-steps", type=int, help="train.grad_accum_steps")
+    p.add_argument("--heldout-text", action="append", metavar="FILE",
+                   help="train.heldout_texts: score this text at every eval as bpb:NAME (repeatable)")
     p.set_defaults(func=run)
 
 
@@ -34,7 +36,7 @@ def run(args) -> int:
         config_path = run_dir / "config.toml"
     overrides = {"train": {"max_steps": args.max_steps, "engine": args.engine, "device": args.device,
                            "precision": args.precision, "micro_batch_size": args.micro_batch_size,
-                           "grad_accum_steps": args.grad_accum_steps}}
+                           "grad_accum_steps": args.grad_accum_steps, "heldout_texts": args.heldout_text}}
     config = load_config(config_path, overrides)
     result = pretrain(config, args.data, run_dir, tokenizer_dir=args.tokenizer, resume=args.resume, init_from=args.init_from)
     if dist_info()[0] == 0:  # under torchrun every rank returns here

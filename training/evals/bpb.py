@@ -34,6 +34,34 @@ def window_plan(n: int, context_length: int, stride: int) -> list[tuple[int, int
     return plan
 
 
+def heldout_batches(texts: Iterable[str], tokenizer, context_length: int, batch_size: int, stride: int | None = None):
+    """Texts as fixed (x, y) eval batches for the trainer, windowed as `evaluate_bpb` windows them (BOS first, each
+    target scored once, earlier-scored targets -1), and the text's UTF-8 bytes per scored target: the trainer's mean
+    loss over these batches gives the BPB `polski eval --stride STRIDE` reports."""
+    import torch
+
+    stride = stride or context_length
+    rows_x, rows_y, targets, nbytes = [], [], 0, 0
+    for text in texts:
+        ids = [tokenizer.bos_id] + tokenizer.encode(text)
+        if len(ids) < 2:
+            continue
+        nbytes += len(text.encode("utf-8"))
+        for begin, end, first in window_plan(len(ids), context_length, stride):
+            x = np.full(context_length, tokenizer.pad_id, dtype=np.int64)
+            y = np.full(context_length, -1, dtype=np.int64)
+            x[: end - begin - 1] = ids[begin : end - 1]
+            y[first - begin - 1 : end - begin - 1] = ids[first:end]
+            rows_x.append(x)
+            rows_y.append(y)
+            targets += end - first
+    if not targets:
+        return [], None
+    batches = [(torch.from_numpy(np.stack(rows_x[i : i + batch_size])), torch.from_numpy(np.stack(rows_y[i : i + batch_size])))
+               for i in range(0, len(rows_x), batch_size)]
+    return batches, nbytes / targets
+
+
 def sequence_logprobs(backend: Backend, sequences: Sequence[Sequence[int]], stride: int | None = None) -> list[np.ndarray]:
     """Per sequence, log p of every id after the first (natural log), through sliding windows."""
     ctx = backend.context_length
