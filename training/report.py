@@ -8,7 +8,7 @@ from pathlib import Path
 from training.atomic import atomic_path, write_text
 from training.errors import DataError
 from training.monitor.reader import MetricsReader
-from training.monitor.state import format_duration, progress, series
+from training.monitor.state import format_duration, other_bpb_keys, progress, series
 
 PLOTS = [  # file, title, [(group, key, label)], log y
     ("loss.png", "loss", [("train", "loss", "train loss"), ("evals", "val_loss", "val loss")], False),
@@ -39,12 +39,6 @@ def _plot(path: Path, title: str, lines: list[tuple[str, list[float], list[float
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
-
-
-def other_bpb_keys(data) -> list[str]:
-    """The eval records' BPB keys besides val_bpb: text_val_bpb (SFT) and bpb:NAME (train.heldout_texts)."""
-    keys = {k for r in data.evals for k in r if k == "text_val_bpb" or k.startswith("bpb:")}
-    return sorted(k for k in keys if series(data.evals, k)[1])
 
 
 def _fmt(v) -> str:

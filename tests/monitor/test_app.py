@@ -31,6 +31,8 @@ async def test_dashboard_shows_progress_charts_events_and_alerts():
         loss = app.query_one("#chart-loss", MetricChart)
         labels = [label for label, _, _ in loss.lines]
         assert labels == ["train", "val"] and loss.lines[1][2][-1] == 2.297
+        bpb = app.query_one("#chart-bpb", MetricChart)  # val_bpb and every held-out text the run scored
+        assert [label for label, _, _ in bpb.lines] == ["val", "bpb:news"] and len(bpb.lines[1][1]) == 5
         assert "spike_skipped" in _text(app, "#events") and "loss_scale" in _text(app, "#events")
         assert "1 spike(s) skipped" in _text(app, "#alerts")
         assert "GPU monitoring off" in _text(app, "#gpu")

@@ -11,13 +11,14 @@ from textual.widgets import Footer, Header
 
 from training.monitor.gpu import GpuProbe
 from training.monitor.reader import MetricsReader, SamplesReader
-from training.monitor.state import AlertRules, alerts, progress, series
+from training.monitor.state import AlertRules, alerts, other_bpb_keys, progress, series
 from training.monitor.widgets.charts import MetricChart
 from training.monitor.widgets.panels import AlertsPanel, EventLog, GpuPanel, ProgressPanel, SamplesPanel
 
 # chart id -> (title, [(record group, key, label suffix)], log y)
 CHARTS = {
     "loss": ("loss (train, val)", [("train", "loss", "train"), ("evals", "val_loss", "val")], False),
+    "bpb": ("bits per byte (val, held-out)", [("evals", "val_bpb", "val")], False),  # + other_bpb_keys of each run
     "lr": ("learning rate", [("train", "lr", "")], False),
     "grad_norm": ("grad norm", [("train", "grad_norm", "")], True),
     "tokens_per_s": ("tokens/s", [("train", "tokens_per_s", "")], False),
@@ -48,7 +49,7 @@ def run_names(dirs: list[Path]) -> list[str]:
 
 class MonitorApp(App):
     CSS = """
-    #charts { grid-size: 3 2; grid-gutter: 0 1; height: 2fr; }
+    #charts { grid-size: 4 2; grid-gutter: 0 1; height: 2fr; }
     #bottom { height: 1fr; }
     #samples, #side { width: 1fr; }
     """
@@ -93,7 +94,8 @@ class MonitorApp(App):
         for cid, (_, keys, _) in CHARTS.items():
             lines = []
             for run in self.runs:
-                for group, key, suffix in keys:
+                extra = [("evals", k, k) for k in other_bpb_keys(run.metrics.data)] if cid == "bpb" else []
+                for group, key, suffix in keys + extra:
                     xs, ys = series(getattr(run.metrics.data, group), key)
                     label = " ".join(p for p in ((run.name if multi else ""), suffix) if p) or key
                     lines.append((label, xs, ys))

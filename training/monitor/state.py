@@ -32,6 +32,12 @@ def _finite(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def other_bpb_keys(data) -> list[str]:
+    """The eval records' BPB keys besides val_bpb: text_val_bpb (SFT) and bpb:NAME (train.heldout_texts)."""
+    keys = {k for r in data.evals for k in r if k == "text_val_bpb" or k.startswith("bpb:")}
+    return sorted(k for k in keys if series(data.evals, k)[1])
+
+
 def series(records: list[dict], key: str) -> tuple[list[float], list[float]]:
     """(steps, values) of the records that hold a finite `key`."""
     xs, ys = [], []
