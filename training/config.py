@@ -75,8 +75,6 @@ class OptimConfig(Strict):
 
 
 class TrainConfig(Strict):
-    # None: every embedding row learns; a list: only these rows (set by sft.freeze_embeddings)
-    trainable_embedding_rows: list[int] | None = None
     engine: Literal["torch", "deepspeed"] = "torch"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["fp32", "bf16", "fp16"] = "bf16"
@@ -126,6 +124,8 @@ class TrainConfig(Strict):
     # data mix: glob over the bins' source names -> how many times each document of it is seen per epoch
     # (0.5: each document in every other pass; unlisted sources weigh 1), e.g. {"*sejm-*" = 2.0, "*eltec*" = 0.5}
     source_weights: dict[str, float] = {}
+    # None: every embedding row learns; a list: only these rows (set by sft.freeze_embeddings)
+    trainable_embedding_rows: list[int] | None = None
 
     @field_validator("source_weights")
     @classmethod

@@ -8,11 +8,11 @@ from pathlib import Path
 from training.atomic import atomic_path, write_text
 from training.errors import DataError
 from training.monitor.reader import MetricsReader
-from training.monitor.state import format_duration, other_bpb_keys, progress, series
+from training.monitor.state import bpb_lines, format_duration, line_keys, other_bpb_keys, progress, series
 
-PLOTS = [  # file, title, [(group, key, label)], log y
+PLOTS = [  # file, title, [(group, key, label)] or a function of the data giving them, log y
     ("loss.png", "loss", [("train", "loss", "train loss"), ("evals", "val_loss", "val loss")], False),
-    ("val_bpb.png", "bits per byte", [("evals", "val_bpb", "val BPB")], False),
+    ("val_bpb.png", "bits per byte", bpb_lines, False),
     ("lr.png", "learning rate", [("train", "lr", "lr")], False),
     ("grad_norm.png", "gradient norm", [("train", "grad_norm", "grad norm")], True),
     ("tokens_per_s.png", "throughput (tokens/s)", [("train", "tokens_per_s", "tokens/s")], False),
@@ -81,9 +81,7 @@ def write_run_report(run_dir: Path | str, out_dir: Path | str) -> dict[str, Path
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     for name, title, keys, log_y in PLOTS:
-        if name == "val_bpb.png":  # and every other text scored at the evals: SFT's plain text, held-out texts
-            keys = keys + [("evals", k, k) for k in other_bpb_keys(data)]
-        lines = [(label, *series(getattr(data, group), key)) for group, key, label in keys]
+        lines = [(label, *series(getattr(data, group), key)) for group, key, label in line_keys(keys, data)]
         lines = [line for line in lines if line[1]]
         if lines:
             _plot(out_dir / name, title, lines, log_y)

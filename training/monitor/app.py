@@ -11,14 +11,14 @@ from textual.widgets import Footer, Header
 
 from training.monitor.gpu import GpuProbe
 from training.monitor.reader import MetricsReader, SamplesReader
-from training.monitor.state import AlertRules, alerts, other_bpb_keys, progress, series
+from training.monitor.state import AlertRules, alerts, bpb_lines, line_keys, progress, series
 from training.monitor.widgets.charts import MetricChart
 from training.monitor.widgets.panels import AlertsPanel, EventLog, GpuPanel, ProgressPanel, SamplesPanel
 
-# chart id -> (title, [(record group, key, label suffix)], log y)
+# chart id -> (title, [(record group, key, label suffix)] or a function of the run's data giving them, log y)
 CHARTS = {
     "loss": ("loss (train, val)", [("train", "loss", "train"), ("evals", "val_loss", "val")], False),
-    "bpb": ("bits per byte (val, held-out)", [("evals", "val_bpb", "val")], False),  # + other_bpb_keys of each run
+    "bpb": ("bits per byte (val, held-out)", bpb_lines, False),
     "lr": ("learning rate", [("train", "lr", "")], False),
     "grad_norm": ("grad norm", [("train", "grad_norm", "")], True),
     "tokens_per_s": ("tokens/s", [("train", "tokens_per_s", "")], False),
@@ -94,8 +94,7 @@ class MonitorApp(App):
         for cid, (_, keys, _) in CHARTS.items():
             lines = []
             for run in self.runs:
-                extra = [("evals", k, k) for k in other_bpb_keys(run.metrics.data)] if cid == "bpb" else []
-                for group, key, suffix in keys + extra:
+                for group, key, suffix in line_keys(keys, run.metrics.data):
                     xs, ys = series(getattr(run.metrics.data, group), key)
                     label = " ".join(p for p in ((run.name if multi else ""), suffix) if p) or key
                     lines.append((label, xs, ys))

@@ -38,6 +38,16 @@ def other_bpb_keys(data) -> list[str]:
     return sorted(k for k in keys if series(data.evals, k)[1])
 
 
+def bpb_lines(data) -> list[tuple[str, str, str]]:
+    """(record group, key, label) of every bits-per-byte series a run logged: validation first."""
+    return [("evals", "val_bpb", "val")] + [("evals", k, k) for k in other_bpb_keys(data)]
+
+
+def line_keys(keys, data) -> list[tuple[str, str, str]]:
+    """A chart's (group, key, label) list: fixed, or a function of the run's data (for keys named by the run)."""
+    return keys(data) if callable(keys) else keys
+
+
 def series(records: list[dict], key: str) -> tuple[list[float], list[float]]:
     """(steps, values) of the records that hold a finite `key`."""
     xs, ys = [], []
