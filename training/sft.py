@@ -187,14 +187,14 @@ def run_sft(config: Config, init_from: Path | str, run_dir: Path | str, *, token
         x_train, y_train = np.concatenate([x_train, px]), np.concatenate([y_train, py])
         console(f"SFT: plus {count} rows of pretraining text ({mix:.0%} of the training rows)")
     source = PackedRows(x_train, y_train, cfg.train.micro_batch_size, cfg.train.seed)
-    text_val = None
+    from training.train import bins_val, heldout_sets
+
+    heldout = heldout_sets(cfg, tokenizer_dir)
     if bins_dir is not None:  # plain-text validation BPB at every eval: what the chat tuning costs
         from training.data import TokenBins
-        from training.train import bins_val
 
         batches, bytes_per_token = bins_val(TokenBins(bins_dir, "val"), cfg)
-        text_val = (batches, bytes_per_token) if bytes_per_token else None  # None: a val split too short to score
-    from training.train import heldout_sets
-
-    return train(cfg, source, run_dir, val_batches=val, text_val=text_val, heldout=heldout_sets(cfg, tokenizer_dir),
-                 tokenizer_dir=tokenizer_dir, init_from=init_from, resume=resume, console=console)
+        if bytes_per_token:  # None: a val split too short to score
+            heldout["text_val_bpb"] = (batches, bytes_per_token)
+    return train(cfg, source, run_dir, val_batches=val, heldout=heldout, tokenizer_dir=tokenizer_dir,
+                 init_from=init_from, resume=resume, console=console)

@@ -149,7 +149,6 @@ def train(
     *,
     val_batches=None,
     val_bytes_per_token: float | None = None,
-    text_val: tuple[list, float] | None = None,
     heldout: dict[str, tuple[list, float]] | None = None,
     tokenizer_dir: Path | str | None = None,
     init_from: Path | str | None = None,
@@ -160,9 +159,9 @@ def train(
     """Trains to config.train.max_steps; returns {"step", "tokens_seen", "loss", "val_loss", "best_val_loss"}.
 
     val_batches: a list (or re-iterable) of (x, y) for the loss at eval steps; val_bytes_per_token turns it into bits per byte.
-    text_val: (batches, bytes per token) of plain validation text, also scored at eval steps (SFT: what chat tuning
-    costs the model on plain text, logged as text_val_bpb).
-    heldout: {name: (batches, bytes per scored target)} of held-out texts (`heldout_sets`), logged as bpb:NAME.
+    heldout: {metric: (batches, bytes per scored target)} of more text scored at eval steps, logged as that metric:
+    bpb:NAME for train.heldout_texts (`heldout_sets`); SFT adds text_val_bpb, the pretraining bins' val split (what
+    chat tuning costs the model on plain text).
     tokenizer_dir: copied into RUN_DIR/tokenizer, and used for samples at eval steps.
     init_from: a RUN_DIR or step dir whose weights start a fresh run (SFT); ignored when resuming.
     """
@@ -326,14 +325,11 @@ def train(
                 bpb = bpb_from_loss(last_val, 1, val_bytes_per_token) if val_bytes_per_token else None
                 is_best = last_val < best_val
                 best_val = min(best_val, last_val)
-                text_bpb = bpb_from_loss(engine.eval_loss(text_val[0]), 1, text_val[1]) if text_val else None
-                held = {f"bpb:{name}": bpb_from_loss(engine.eval_loss(b), 1, per_target)
-                        for name, (b, per_target) in (heldout or {}).items()}
+                held = {key: bpb_from_loss(engine.eval_loss(b), 1, per_target)
+                        for key, (b, per_target) in (heldout or {}).items()}
                 if writer:
-                    writer.log("eval", step, val_loss=last_val, val_bpb=bpb,
-                               **({"text_val_bpb": text_bpb} if text_val else {}), **held)
+                    writer.log("eval", step, val_loss=last_val, val_bpb=bpb, **held)
                     console(f"step {step}/{t.max_steps} | val_loss {last_val:.4f}" + (f" | val_bpb {bpb:.4f}" if bpb else "")
-                            + (f" | plain-text val_bpb {text_bpb:.4f}" if text_val else "")
                             + "".join(f" | {k} {v:.4f}" for k, v in held.items()))
                     if tokenizer is not None:
                         write_samples(engine, tokenizer, config, step, run_dir, writer)
@@ -430,7 +426,7 @@ def bins_val(val_bins, config: Config) -> tuple[list | None, float | None]:
 
 
 def heldout_sets(config: Config, tokenizer_dir: Path | str) -> dict[str, tuple[list, float]]:
-    """train.heldout_texts as the trainer's eval batches, by file stem."""
+    """train.heldout_texts as the trainer's eval batches, by metric (bpb:STEM)."""
     from training.evals.bpb import heldout_batches
     from training.evals.texts import load_texts
     from training.tokenizer import Tokenizer
@@ -443,9 +439,9 @@ def heldout_sets(config: Config, tokenizer_dir: Path | str) -> dict[str, tuple[l
         batches, per_target = heldout_batches(load_texts(path), tokenizer, T, config.train.micro_batch_size, T // 2)
         if not batches:
             raise DataError(f"{path} has no text to score: fix train.heldout_texts (or --heldout-text)")
-        if path.stem in sets:
+        if f"bpb:{path.stem}" in sets:
             raise ConfigError(f"train.heldout_texts has two files named {path.stem}: their metrics would collide")
-        sets[path.stem] = (batches, per_target)
+        sets[f"bpb:{path.stem}"] = (batches, per_target)
     return sets
 
 
@@ -479,4 +475,5 @@ def pretrain(
     source = TokenWindows(stream, B, T, config.train.seed, rank, world)
     val, bytes_per_token = bins_val(val_bins, config)
     return train(config, source, run_dir, val_batches=val, val_bytes_per_token=bytes_per_token,
-                 heldout=heldout_sets(config, tokenizer_dir), tokenizer_dir=tokenizer_dir, init_from=init_from, resume=resume, faults=faults, console=console)
+                 heldout=heldout_sets(config, tokenizer_dir), tokenizer_dir=tokenizer_dir, init_from=init_from,
+                 resume=resume, faults=faults, console=console)
