@@ -108,13 +108,17 @@ def read_modelfile_system(server) -> str:
     return httpx.post(f"{server.url}/api/show", json={"model": "polski-tiny-test"}, timeout=60).json()["system"]
 
 
+CLI_OPTIONS = {"num_predict": 24, "temperature": 0, "top_k": 1, "repeat_penalty": 1}
+
+
 @pytest.fixture(scope="module")
 def cli_model(exported, ollama_server):
-    """The same GGUF created with `ollama create -f` from a Modelfile beside it (plus a num_predict bound,
-    since a tiny model may never say <|im_end|> and `ollama run` would generate forever)."""
+    """The same GGUF created with `ollama create -f` from a Modelfile beside it, plus a num_predict bound
+    (a tiny model may never say <|im_end|>) and greedy decoding, so what `ollama run` prints is known."""
     _gguf, modelfile = exported
     bounded = modelfile.with_name("Modelfile.cli")
-    bounded.write_text(modelfile.read_text() + "PARAMETER num_predict 24\n")
+    greedy = "".join(f"PARAMETER {k} {v}\n" for k, v in CLI_OPTIONS.items())
+    bounded.write_text(modelfile.read_text() + greedy)
     assert read_modelfile(bounded).from_.startswith("./")  # relative FROM, resolved against the Modelfile's folder
     done = ollama_server.cli("create", "polski-tiny-cli", "-f", str(bounded), timeout=300)
     assert done.returncode == 0, done.stderr
@@ -126,10 +130,14 @@ def test_ollama_create_cli_from_modelfile(cli_model, ollama_server):
     assert shown.returncode == 0 and shown.stdout.strip() == CHATML_GO.strip()
 
 
-def test_ollama_run_prints_text(cli_model, ollama_server):
-    done = ollama_server.cli("run", cli_model, "Napisz zdanie o Wiśle.", timeout=180)
+def test_ollama_run_prints_the_greedy_answer(cli_model, ollama_server):
+    prompt = "Napisz zdanie o Wiśle."
+    done = ollama_server.cli("run", cli_model, prompt, timeout=180)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip()
+    body = {"model": cli_model, "stream": False, "messages": [{"role": "user", "content": prompt}], "options": CLI_OPTIONS}
+    reply = httpx.post(f"{ollama_server.url}/api/chat", json=body, timeout=120).json()["message"]["content"]
+    assert any(ch.isalpha() for ch in reply)
+    assert done.stdout.strip() == reply.strip()
 
 
 def test_server_down_is_one_clear_error(exported):
