@@ -142,17 +142,20 @@ def test_the_polski_mini_recipe_script_runs_every_stage_on_a_cpu(tmp_path, chat_
 
 
 @pytest.mark.slow
-def test_the_sft_sweep_tunes_evaluates_and_ranks_each_variant_of_one_pretrained_run(tmp_path):
-    """scripts/gpu/sft_sweep.sh after STAGES=pretrain: each variant's own lr and mix, its chat tasks, one GGUF kept."""
+def test_one_call_experiment_pretrains_then_tunes_evaluates_and_ranks_each_sft_variant(tmp_path):
+    """scripts/gpu/experiment.sh (pretraining, then sft_sweep.sh in the same call): each variant's own lr and mix,
+    its chat tasks, one GGUF kept; a later sft_sweep.sh call continues from what is evaluated."""
     from training.checkpoint import load_checkpoint
     from training.evals.compare import headline
 
     data, config = _recipe_inputs(tmp_path)
     work, out = tmp_path / "work", tmp_path / "out"
-    _run_script("train_polski_mini.sh", data, work, out, POLSKI_CONFIG=str(config), STAGES="pretrain")
     variants = ["gentle:2:5e-5:0", "mixed:3:1e-4:0.5:frozen"]
-    _run_script("sft_sweep.sh", data, work, out, *variants, POLSKI_CONFIG=str(config), KEEP="1", MERGES="0.5",
-                BARS="pairs accuracy>=0;ntrex128-pol.jsonl bpb<=100")
+    done = _run_script("experiment.sh", data, work, out, config, *variants, KEEP="1", MERGES="0.5",
+                       BARS="pairs accuracy>=0;ntrex128-pol.jsonl bpb<=100")
+    assert "pretrain wall time" in done.stdout and done.stdout.count("sft ") == 2, done.stdout
+    assert (out / "run.log").stat().st_size > 0
+    assert "evaluated already" not in (out / "sweep.log").read_text()
     assert "lr = 5e-05" in (work / "sft-gentle" / "config.toml").read_text()
     assert "pretrain_mix = 0.5" in (work / "sft-mixed" / "config.toml").read_text()
     assert "trainable_embedding_rows = [4, 5]" in (work / "sft-mixed" / "config.toml").read_text()
