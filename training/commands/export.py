@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
+                  console=console, transient=True, disable=not console.is_terminal) as bar:
         task = bar.add_task("tensors", total=None)
 
         def progress(name: str, done: int, total: int) -> None:

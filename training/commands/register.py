@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     host = start_server_if_needed(args.host) if args.start_server else args.host
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description:<28}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
-                  console=console, transient=True) as bar:
+                  console=console, transient=True, disable=not console.is_terminal) as bar:
         tasks: dict[str, int] = {}
 
         def progress(stage: str, done, total) -> None:
