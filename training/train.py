@@ -433,14 +433,16 @@ def heldout_sets(config: Config, tokenizer_dir: Path | str) -> dict[str, tuple[l
 
     if not config.train.heldout_texts:
         return {}
+    paths = [Path(p) for p in config.train.heldout_texts]
+    stems = [p.stem for p in paths]
+    if clash := next((s for s in stems if stems.count(s) > 1), None):  # checked before any file is tokenized
+        raise ConfigError(f"train.heldout_texts has two files named {clash}: their metrics would collide")
     tokenizer, T = Tokenizer.load(tokenizer_dir), config.model.context_length
     sets = {}
-    for path in map(Path, config.train.heldout_texts):
+    for path in paths:
         batches, per_target = heldout_batches(load_texts(path), tokenizer, T, config.train.micro_batch_size, T // 2)
         if not batches:
             raise DataError(f"{path} has no text to score: fix train.heldout_texts (or --heldout-text)")
-        if f"bpb:{path.stem}" in sets:
-            raise ConfigError(f"train.heldout_texts has two files named {path.stem}: their metrics would collide")
         sets[f"bpb:{path.stem}"] = (batches, per_target)
     return sets
 
