@@ -110,7 +110,7 @@ def _recipe_inputs(tmp_path) -> tuple[Path, Path]:
         ensure_ascii=False) + "\n", encoding="utf-8")
     config = tmp_path / "tiny.toml"
     config.write_text(dump_config(load_config("polski-tiny", {
-        "train": {"max_steps": 6, "checkpoint_interval": 6, "eval_interval": 6, "sample_tokens": 0, "micro_batch_size": 2},
+        "train": {"max_steps": 6, "checkpoint_interval": 3, "eval_interval": 6, "sample_tokens": 0, "micro_batch_size": 2},
         "sft": {"max_steps": 3}})))
     return data, config
 
@@ -150,7 +150,7 @@ def test_one_call_experiment_pretrains_then_tunes_evaluates_and_ranks_each_sft_v
 
     data, config = _recipe_inputs(tmp_path)
     work, out = tmp_path / "work", tmp_path / "out"
-    variants = ["gentle:2:5e-5:0", "mixed:3:1e-4:0.5:frozen"]
+    variants = ["gentle:2:5e-5:0:from=step-000003", "mixed:3:1e-4:0.5:frozen"]
     done = _run_script("experiment.sh", data, work, out, config, *variants, KEEP="1", MERGES="0.5",
                        BARS="pairs accuracy>=0;ntrex128-pol.jsonl bpb<=100")
     assert "pretrain wall time" in done.stdout and done.stdout.count("sft ") == 2, done.stdout
@@ -161,6 +161,9 @@ def test_one_call_experiment_pretrains_then_tunes_evaluates_and_ranks_each_sft_v
     assert "trainable_embedding_rows = [4, 5]" in (work / "sft-mixed" / "config.toml").read_text()
     assert "trainable_embedding_rows" not in (work / "sft-gentle" / "config.toml").read_text()
     assert load_checkpoint(work / "sft-gentle-b50", weights_only=True).meta["merged"]["base_share"] == 0.5
+    started = {name: load_checkpoint(work / f"sft-{name}", weights_only=True).meta["init_from"] for name in ("gentle", "mixed")}
+    assert started == {"gentle": str((work / "run/checkpoints/step-000003").resolve()),
+                       "mixed": str((work / "run/checkpoints/step-000006").resolve())}
     names = ("gentle", "mixed", "gentle-b50", "mixed-b50")
     figures = {name: headline(json.loads((out / f"eval-sft-{name}" / "eval.json").read_text())) for name in names}
     for f in figures.values():
@@ -174,3 +177,7 @@ def test_one_call_experiment_pretrains_then_tunes_evaluates_and_ranks_each_sft_v
     (out / f"{best}.gguf").unlink()
     again = _run_script("sft_sweep.sh", data, work, out, *variants, POLSKI_CONFIG=str(config), BARS="pairs accuracy>=1.1")
     assert again.stdout.count("evaluated already") == 2 and not list(out.glob("*.gguf"))
+    bad = subprocess.run(["bash", str(ROOT / "scripts/gpu/sft_sweep.sh"), data, work, out, "odd:2:5e-5:0:fromstep-3"],
+                         env={**os.environ, "POLSKI_CONFIG": str(config), "PYTHONPATH": str(ROOT)}, capture_output=True,
+                         text=True, timeout=600)
+    assert bad.returncode == 2 and "unknown option 'fromstep-3'" in bad.stdout

@@ -129,3 +129,41 @@ def test_trainable_embedding_rows_outside_the_vocabulary_are_a_config_error():
     model = GPT(load_config("polski-tiny").model)
     with pytest.raises(ConfigError, match="outside the vocabulary"):
         train_only_embedding_rows(model, [4, 10**6])
+
+
+def test_linear_sft_schedule_is_a_straight_line_from_the_lr_to_the_floor():
+    from training.config import load_config
+    from training.schedule import lr_at
+    from training.sft import sft_config
+
+    config = sft_config(load_config("polski-tiny", {"optim": {"min_lr_ratio": 0.05, "schedule": "wsd",
+                                                              "decay_fraction": 0.3},
+                                                    "sft": {"lr": 2e-3, "max_steps": 100, "warmup_steps": 10,
+                                                            "schedule": "linear"}}))
+    lrs = [lr_at(step, config.optim, 100) for step in range(100)]
+    assert lrs[9] == pytest.approx(2e-3)  # warm-up ends at the SFT's lr
+    drops = np.diff(lrs[9:])
+    assert np.allclose(drops, drops[0]) and drops[0] < 0  # then one constant slope, no stable phase
+    assert lrs[99] == pytest.approx(2e-3 * 0.05)
+
+
+def test_sft_from_a_step_dir_starts_from_those_weights_and_finds_the_run_tokenizer(tiny_run, tmp_path):
+    from training.checkpoint import load_checkpoint
+    from training.config import load_config
+    from training.errors import DataError
+    from training.sft import run_sft
+
+    pretrained = tiny_run.parent / "pretrain"
+    step = pretrained / "checkpoints" / "step-000060"
+    assert load_checkpoint(pretrained, weights_only=True).meta["step"] == 120  # not the run's last checkpoint
+    config = load_config("polski-tiny", {"sft": {"sources": [str(tiny_run.parent / "sft.jsonl")], "max_steps": 4,
+                                                   "micro_batch_size": 4, "lr": 1e-3, "schedule": "linear"}})
+    run_sft(config, step, tmp_path / "sft", console=lambda *_: None)
+    assert load_checkpoint(tmp_path / "sft", weights_only=True).meta["init_from"] == str(step.resolve())
+    assert (tmp_path / "sft" / "tokenizer" / "tokenizer.model").is_file()
+    assert 'schedule = "wsd"' in (tmp_path / "sft" / "config.toml").read_text()
+    import shutil
+
+    elsewhere = shutil.copytree(step, tmp_path / "loose-step")
+    with pytest.raises(DataError, match="step dir inside it"):
+        run_sft(config, elsewhere, tmp_path / "sft2", console=lambda *_: None)

@@ -134,6 +134,14 @@ def find_checkpoint(path: Path | str, which: str = "latest") -> Path | None:
     return step_dir
 
 
+def run_dir_of(path: Path | str) -> Path | None:
+    """The RUN_DIR of a RUN_DIR or of one of its checkpoints/step-* dirs; None for a step dir kept elsewhere."""
+    path = Path(path)
+    if path.parent.name == "checkpoints" and STEP_RE.match(path.name):
+        return path.parent.parent
+    return path if (path / "checkpoints").is_dir() else None
+
+
 def load_checkpoint(path: Path | str, which: str = "latest", weights_only: bool = False) -> Checkpoint:
     step_dir = find_checkpoint(path, which)
     if step_dir is None:

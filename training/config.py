@@ -195,6 +195,9 @@ class SFTConfig(Strict):
     lr: float = Field(1e-4, gt=0)
     micro_batch_size: int = Field(16, gt=0)
     warmup_steps: int = Field(20, ge=0)
+    # cosine: from lr to optim.min_lr_ratio * lr; linear: a straight line there, the shape of a WSD pretraining's decay
+    # (an SFT started from a checkpoint before the decay, at the pretraining's lr, can stand in for that decay)
+    schedule: Literal["cosine", "linear"] = "cosine"
     # share of training rows that are plain pretraining text (windows of the bins, every token learned):
     # keeps chat tuning from costing the model its plain-text quality; needs the bins (`polski sft --bins`)
     pretrain_mix: float = Field(0.0, ge=0, lt=1)

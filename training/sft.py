@@ -132,6 +132,8 @@ def sft_config(config: Config) -> Config:
 
     s = config.sft
     optim = {"lr": s.lr, "warmup_steps": s.warmup_steps, "schedule": "cosine"}
+    if s.schedule == "linear":  # WSD with nothing stable: warm-up, then a straight line down to the floor
+        optim.update(schedule="wsd", decay_fraction=1.0)
     if s.weight_decay is not None:
         optim["weight_decay"] = s.weight_decay
     return config.model_copy(update={
@@ -164,8 +166,16 @@ def run_sft(config: Config, init_from: Path | str, run_dir: Path | str, *, token
     from training.tokenizer import Tokenizer
     from training.train import train
 
+    from training.checkpoint import run_dir_of
+
     init_from = Path(init_from)
-    tokenizer_dir = Path(tokenizer_dir) if tokenizer_dir else init_from / "tokenizer"
+    if tokenizer_dir is None:
+        run = run_dir_of(init_from)
+        if run is None:
+            raise DataError(f"{init_from} is neither a run dir nor one of its checkpoints/step-* dirs: "
+                            "give --init-from the RUN_DIR of `polski train` or a step dir inside it")
+        tokenizer_dir = run / "tokenizer"
+    tokenizer_dir = Path(tokenizer_dir)
     tokenizer = Tokenizer.load(tokenizer_dir)
     if not config.sft.sources:
         raise DataError("no SFT data: set [sft] sources in the config (e.g. ../shared/data/sft)")

@@ -182,10 +182,12 @@ def train(
     if not resume and find_checkpoint(run_dir) is not None:
         raise CheckpointError(f"{run_dir} already has checkpoints: pass --resume to continue it, or choose a new --out")
     model = GPT(config.model)
+    started_from = None  # the step dir whose weights began the run, kept in every checkpoint's meta
     if init_from is not None and ckpt_dir is None:
         init = load_checkpoint(init_from, weights_only=True)
         _check_same_model(init.meta, config, init.path)
         model.load_state_dict(init.model_state)
+        started_from = str(init.path.resolve())
     if t.trainable_embedding_rows is not None:
         train_only_embedding_rows(model, t.trainable_embedding_rows)
     engine = make_engine(config, model, device, rank, world)
@@ -207,6 +209,7 @@ def train(
         micro, moved = resume_position(ckpt.meta, world, t.micro_batch_size)
         best_val = ckpt.meta.get("best_val_loss") or math.inf
         last_val = ckpt.meta.get("val_loss")
+        started_from = ckpt.meta.get("init_from")
         guard_history = ckpt.train_state.get("guard", ())
 
     writer = None
@@ -244,6 +247,8 @@ def train(
             meta = {"step": step, "tokens_seen": tokens_seen, "data_position": micro, "val_loss": last_val,
                     "best_val_loss": None if math.isinf(best_val) else best_val, "engine": t.engine,
                     "world_size": world, "config": config.model_dump(mode="json")}
+            if started_from:
+                meta["init_from"] = started_from
             path = save_checkpoint(run_dir, step, weights, state, meta, t.keep_last, is_best)
             writer.event(step, "checkpoint", f"saved {path.name}" + (" (best)" if is_best else ""))
         _barrier(world)

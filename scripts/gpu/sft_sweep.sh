@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Several chat SFTs of one pretrained run, each exported and evaluated (chat tasks included), then ranked.
-# Usage: bash scripts/gpu/sft_sweep.sh DATA WORK OUT NAME:STEPS:LR:MIX[:frozen] ...
-#   frozen: --freeze-embeddings (only the chat markers' embedding rows learn).
+# Usage: bash scripts/gpu/sft_sweep.sh DATA WORK OUT NAME:STEPS:LR:MIX[:OPTIONS] ...
+#   OPTIONS, comma-separated: frozen (--freeze-embeddings: only the chat markers' embedding rows learn);
+#   from=step-003000 (start from that checkpoint of WORK/run instead of its last one: with [sft] schedule = "linear"
+#   and the pretraining's lr, the SFT replaces the pretraining's decay; the run's [train] keep_last must have kept it).
 #   WORK/run is the pretrained run (`STAGES=pretrain bash scripts/gpu/train_polski_mini.sh DATA WORK OUT`), DATA as there.
 #   A variant whose OUT/eval-sft-NAME/eval.json exists is skipped, so a call cut short can be continued by the next.
 #   BARS="METRIC<=VALUE;METRIC>=VALUE" and KEEP=N choose which GGUFs come back in OUT (scripts/gpu/pick_sft.py).
@@ -22,11 +24,20 @@ evaluate() {  # DIR NAME [ARGS]: runs beside the next SFT on the same GPU (both 
 [ -f "$out/metrics-run.jsonl" ] || cp "$work/run/metrics.jsonl" "$out/metrics-run.jsonl"
 
 for variant in "$@"; do
-    IFS=: read -r name steps lr mix frozen <<< "$variant"
+    IFS=: read -r name steps lr mix options <<< "$variant"
+    init=$work/run frozen=
+    IFS=, read -ra option_list <<< "${options:-}"
+    for option in "${option_list[@]}"; do
+        case $option in
+            frozen) frozen=1 ;;
+            from=*) init=$work/run/checkpoints/${option#from=} ;;
+            *) echo "unknown option '$option' in $variant: use frozen or from=step-NNNNNN"; exit 2 ;;
+        esac
+    done
     [ -f "$out/eval-sft-$name/eval.json" ] && { echo "$name: evaluated already"; continue; }
     rm -rf "$work/sft-$name"
     start=$(date +%s)
-    polski sft --config "$config" --init-from "$work/run" --out "$work/sft-$name" --source "$data/sft" --bins "$work/bins" \
+    polski sft --config "$config" --init-from "$init" --out "$work/sft-$name" --source "$data/sft" --bins "$work/bins" \
         --max-steps "$steps" --lr "$lr" --pretrain-mix "$mix" ${frozen:+--freeze-embeddings} \
         --heldout-text "$data/eval/ntrex128-pol.jsonl"
     echo "sft $name ($steps steps, lr $lr, mix $mix) wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
@@ -35,7 +46,7 @@ for variant in "$@"; do
     evaluate "sft-$name" "sft-$name" --chat-tasks "$data/eval/ntrex128-pol.jsonl" > "$out/eval-sft-$name.log" 2>&1 &
     for share in ${MERGES:-}; do
         merged="$name-b$(python3 -c "print(round($share * 100))")"
-        polski merge "$work/run" "$work/sft-$name" --out "$work/sft-$merged" --base-share "$share"
+        polski merge "$init" "$work/sft-$name" --out "$work/sft-$merged" --base-share "$share"
         polski export "$work/sft-$merged" --out "$work/$merged.gguf" --dtype q8_0 --force
         evaluate "sft-$merged" "sft-$merged" --chat-tasks "$data/eval/ntrex128-pol.jsonl" > "$out/eval-sft-$merged.log" 2>&1 &
     done

@@ -5,7 +5,8 @@ from __future__ import annotations
 def register(subparsers) -> None:
     p = subparsers.add_parser("sft", help="chat fine-tune a pretrained RUN_DIR on [sft] sources (ChatML)")
     p.add_argument("--config", required=True, help="config name or TOML file ([sft] table)")
-    p.add_argument("--init-from", required=True, metavar="RUN_DIR", help="the pretrained run")
+    p.add_argument("--init-from", required=True, metavar="RUN_DIR",
+                   help="the pretrained run, or one of its checkpoints/step-* dirs (its weights; a fresh optimizer)")
     p.add_argument("--out", required=True, metavar="RUN_DIR")
     p.add_argument("--source", action="append", metavar="PATH", help="sft.sources (repeatable)")
     p.add_argument("--max-steps", type=int, help="sft.max_steps")

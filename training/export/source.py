@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from training.checkpoint import run_dir_of
 from training.config import Config, load_config, parse_config
 from training.errors import CheckpointError
 
@@ -131,8 +132,7 @@ def _resolve_checkpoint(path: Path) -> tuple[Path, Path | None]:
     if path.is_file() and path.name == WEIGHTS_FILE:
         path = path.parent
     if (path / WEIGHTS_FILE).is_file():
-        run = path.parent.parent if path.parent.name == "checkpoints" else None
-        return path, run
+        return path, run_dir_of(path)
     pointer = path / "checkpoints" / "latest"
     if pointer.is_file():
         step_dir = path / "checkpoints" / pointer.read_text(encoding="utf-8").strip()
