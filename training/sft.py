@@ -163,10 +163,9 @@ def run_sft(config: Config, init_from: Path | str, run_dir: Path | str, *, token
             bins_dir: Path | str | None = None, resume: bool = False, console=print) -> dict:
     """`polski sft`: chat fine-tuning of a pretrained RUN_DIR on ChatML conversations from [sft] sources."""
     from training.loader import PackedRows
+    from training.checkpoint import run_dir_of
     from training.tokenizer import Tokenizer
     from training.train import train
-
-    from training.checkpoint import run_dir_of
 
     init_from = Path(init_from)
     if tokenizer_dir is None:
