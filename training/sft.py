@@ -162,8 +162,8 @@ def pretrain_rows(bins_dir: Path | str, count: int, row_len: int, seed: int) -> 
 def run_sft(config: Config, init_from: Path | str, run_dir: Path | str, *, tokenizer_dir: Path | str | None = None,
             bins_dir: Path | str | None = None, resume: bool = False, console=print) -> dict:
     """`polski sft`: chat fine-tuning of a pretrained RUN_DIR on ChatML conversations from [sft] sources."""
-    from training.loader import PackedRows
     from training.checkpoint import run_dir_of
+    from training.loader import PackedRows
     from training.tokenizer import Tokenizer
     from training.train import train
 
