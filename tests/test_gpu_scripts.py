@@ -177,6 +177,13 @@ def test_one_call_experiment_pretrains_then_tunes_evaluates_and_ranks_each_sft_v
     (out / f"{best}.gguf").unlink()
     again = _run_script("sft_sweep.sh", data, work, out, *variants, POLSKI_CONFIG=str(config), BARS="pairs accuracy>=1.1")
     assert again.stdout.count("evaluated already") == 2 and not list(out.glob("*.gguf"))
+    # a variant tuned and exported but not evaluated (the deadline cut it) is evaluated, not tuned again
+    tuned = (work / "sft-gentle" / "checkpoints" / "latest").stat().st_mtime_ns
+    shutil.rmtree(out / "eval-sft-gentle")
+    again = _run_script("sft_sweep.sh", data, work, out, *variants, POLSKI_CONFIG=str(config), MERGES="0.5")
+    assert "gentle: tuned already, evaluating" in again.stdout and again.stdout.count("evaluated already") == 1
+    assert (work / "sft-gentle" / "checkpoints" / "latest").stat().st_mtime_ns == tuned
+    assert json.loads((out / "eval-sft-gentle" / "eval.json").read_text())["bpb"]
     bad = subprocess.run(["bash", str(ROOT / "scripts/gpu/sft_sweep.sh"), data, work, out, "odd:2:5e-5:0:fromstep-3"],
                          env={**os.environ, "POLSKI_CONFIG": str(config), "PYTHONPATH": str(ROOT)}, capture_output=True,
                          text=True, timeout=600)

@@ -5,7 +5,8 @@
 #   from=step-003000 (start from that checkpoint of WORK/run instead of its last one: with [sft] schedule = "linear"
 #   and the pretraining's lr, the SFT replaces the pretraining's decay; the run's [train] keep_last must have kept it).
 #   WORK/run is the pretrained run (`STAGES=pretrain bash scripts/gpu/train_polski_mini.sh DATA WORK OUT`), DATA as there.
-#   A variant whose OUT/eval-sft-NAME/eval.json exists is skipped, so a call cut short can be continued by the next.
+#   A variant whose OUT/eval-sft-NAME/eval.json exists is skipped, and one whose WORK/NAME.gguf exists is only
+#   evaluated, so a call cut short can be continued by the next.
 #   BARS="METRIC<=VALUE;METRIC>=VALUE" and KEEP=N choose which GGUFs come back in OUT (scripts/gpu/pick_sft.py).
 #   MERGES="0.2 0.4" also evaluates each SFT pulled back toward the pretrained run by those shares (`polski merge`),
 #   as variants NAME-b20, NAME-b40.
@@ -35,17 +36,22 @@ for variant in "$@"; do
         esac
     done
     [ -f "$out/eval-sft-$name/eval.json" ] && { echo "$name: evaluated already"; continue; }
-    rm -rf "$work/sft-$name"
-    start=$(date +%s)
-    polski sft --config "$config" --init-from "$init" --out "$work/sft-$name" --source "$data/sft" --bins "$work/bins" \
-        --max-steps "$steps" --lr "$lr" --pretrain-mix "$mix" ${frozen:+--freeze-embeddings} \
-        --heldout-text "$data/eval/ntrex128-pol.jsonl"
-    echo "sft $name ($steps steps, lr $lr, mix $mix) wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
-    polski export "$work/sft-$name" --out "$work/$name.gguf" --dtype q8_0 --force
+    if [ -f "$work/$name.gguf" ]; then  # tuned and exported by an earlier call whose deadline cut the evaluation
+        echo "$name: tuned already, evaluating"
+    else
+        rm -rf "$work/sft-$name"
+        start=$(date +%s)
+        polski sft --config "$config" --init-from "$init" --out "$work/sft-$name" --source "$data/sft" --bins "$work/bins" \
+            --max-steps "$steps" --lr "$lr" --pretrain-mix "$mix" ${frozen:+--freeze-embeddings} \
+            --heldout-text "$data/eval/ntrex128-pol.jsonl"
+        echo "sft $name ($steps steps, lr $lr, mix $mix) wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
+        polski export "$work/sft-$name" --out "$work/$name.gguf" --dtype q8_0 --force
+    fi
     cp "$work/sft-$name/metrics.jsonl" "$out/metrics-sft-$name.jsonl"
     evaluate "sft-$name" "sft-$name" --chat-tasks "$data/eval/ntrex128-pol.jsonl" > "$out/eval-sft-$name.log" 2>&1 &
     for share in ${MERGES:-}; do
         merged="$name-b$(python3 -c "print(round($share * 100))")"
+        rm -rf "$work/sft-$merged"
         polski merge "$init" "$work/sft-$name" --out "$work/sft-$merged" --base-share "$share"
         polski export "$work/sft-$merged" --out "$work/$merged.gguf" --dtype q8_0 --force
         evaluate "sft-$merged" "sft-$merged" --chat-tasks "$data/eval/ntrex128-pol.jsonl" > "$out/eval-sft-$merged.log" 2>&1 &
