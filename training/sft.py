@@ -165,7 +165,7 @@ def run_sft(config: Config, init_from: Path | str, run_dir: Path | str, *, token
     from training.checkpoint import run_dir_of
     from training.loader import PackedRows
     from training.tokenizer import Tokenizer
-    from training.train import train
+    from training.train import bins_val, heldout_sets, train
 
     init_from = Path(init_from)
     if tokenizer_dir is None:
@@ -196,8 +196,6 @@ def run_sft(config: Config, init_from: Path | str, run_dir: Path | str, *, token
         x_train, y_train = np.concatenate([x_train, px]), np.concatenate([y_train, py])
         console(f"SFT: plus {count} rows of pretraining text ({mix:.0%} of the training rows)")
     source = PackedRows(x_train, y_train, cfg.train.micro_batch_size, cfg.train.seed)
-    from training.train import bins_val, heldout_sets
-
     heldout = heldout_sets(cfg, tokenizer_dir)
     if bins_dir is not None:  # plain-text validation BPB at every eval: what the chat tuning costs
         from training.data import TokenBins
