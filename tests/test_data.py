@@ -166,6 +166,20 @@ def test_a_fractional_weight_spreads_every_document_over_passes(two_source_bins)
     assert np.array_equal(stream, again) and not np.array_equal(stream, other)
 
 
+def test_phased_batches_switch_sources_and_restart_the_second_at_its_start():
+    from training.loader import Phased
+
+    class Numbered:
+        def __init__(self, tag):
+            self.tag = tag
+
+        def batch(self, index):
+            return self.tag, index
+
+    phased = Phased(Numbered("first"), Numbered("then"), switch=3)
+    assert [phased.batch(i) for i in range(5)] == [("first", 0), ("first", 1), ("first", 2), ("then", 0), ("then", 1)]
+
+
 def test_source_weights_errors_name_the_fix(two_source_bins, bins):
     from training.loader import weighted_stream
 
@@ -175,6 +189,8 @@ def test_source_weights_errors_name_the_fix(two_source_bins, bins):
         weighted_stream(two_source_bins, {"*nowe*": 1.0, "*.jsonl": 2.0}, seed=1)
     with pytest.raises(DataError, match="leave no training documents"):
         weighted_stream(two_source_bins, {"*.jsonl": 0.0}, seed=1)
+    with pytest.raises(DataError, match=r"^train\.decay_source_weights: '\*gazety\*' matches no source"):
+        weighted_stream(two_source_bins, {"*gazety*": 2.0}, seed=1, key="train.decay_source_weights")
     old = TokenBins(bins, "train")
     (old.dir / "train.src.npy").unlink()
     with pytest.raises(DataError, match="re-run `polski data tokenize`"):

@@ -97,6 +97,17 @@ def test_sft_weight_decay_overrides_the_pretraining_one_only_when_given():
     assert tuned.optim.weight_decay == 0.8
 
 
+def test_the_pretrainings_decay_data_mix_is_not_carried_into_the_sft_config():
+    """The SFT's cosine schedule has no decay phase; its saved config.toml must load again."""
+    from training.config import load_config, parse_config
+    from training.sft import sft_config
+
+    base = load_config("polski-tiny", {"optim": {"schedule": "wsd"}, "train": {"decay_source_weights": {"*": 0.5}}})
+    config = sft_config(base)
+    assert config.train.decay_source_weights == {} and config.optim.schedule == "cosine"
+    assert parse_config(config.model_dump(mode="json")) == config
+
+
 def test_frozen_embeddings_keep_every_row_but_the_chat_markers(tiny_run, tmp_path):
     import torch
 

@@ -57,6 +57,41 @@ def test_source_weights_reach_the_run_and_its_config(tiny_data, tmp_path):
     assert load_config(tmp_path / "run" / "config.toml").train.source_weights == {"texts": 2.5}
 
 
+def test_the_decay_switches_to_its_own_data_mix_and_resumes_exactly_across_the_switch(tiny_data, tmp_path):
+    """WSD over 8 steps with half in the decay: steps 1-4 see the same batches with or without a decay mix, steps 5-8
+    another stream; a run stopped inside the decay and resumed continues on the decay's stream."""
+    import shutil
+
+    from training.metrics import latest_per_step
+
+    bins, tok = tiny_data
+
+    def config(**decay):
+        cfg = load_config("polski-tiny", {"optim": {"schedule": "wsd", "decay_fraction": 0.5, "warmup_steps": 2},
+                                          "train": {**tiny_config(max_steps=8).train.model_dump(), **decay,
+                                                    "checkpoint_interval": 2, "keep_last": 4}})
+        cfg.model.dropout = 0.0
+        return cfg
+
+    def losses(run):
+        return {r["step"]: r["loss"] for r in latest_per_step(read_metrics(run / "metrics.jsonl", "train"))}
+
+    lines = []
+    pretrain(config(), bins, tmp_path / "plain", tok, console=lambda s: None)
+    pretrain(config(decay_source_weights={"texts": 2.0}), bins, tmp_path / "mixed", tok, console=lines.append)
+    plain, mixed = losses(tmp_path / "plain"), losses(tmp_path / "mixed")
+    assert [mixed[s] for s in range(1, 5)] == [plain[s] for s in range(1, 5)]
+    assert all(mixed[s] != plain[s] for s in range(5, 9))
+    assert "decay data mix from step 5" in lines
+
+    crashed = tmp_path / "crashed"
+    shutil.copytree(tmp_path / "mixed", crashed)
+    shutil.rmtree(crashed / "checkpoints" / "step-000008")
+    (crashed / "checkpoints" / "latest").write_text("step-000006")
+    pretrain(config(decay_source_weights={"texts": 2.0}), bins, crashed, tok, resume=True, console=lambda s: None)
+    assert [losses(crashed)[s] for s in (7, 8)] == pytest.approx([mixed[7], mixed[8]], rel=1e-5)
+
+
 def test_heldout_texts_are_scored_at_every_eval_as_polski_eval_scores_them(tiny_data, tmp_path):
     from tests.polish_text import polish_paragraphs
     from training.evals.backends import torch_backend
@@ -216,6 +251,7 @@ def test_bins_of_another_tokenizer_are_refused(tiny_data, tmp_path):
     ({"micro_batch_size": 0}, "train.micro_batch_size"),
     ({"activation_checkpointing": "some"}, "train.activation_checkpointing"),
     ({"source_weights": {"*sejm*": -1.0}}, "train.source_weights: weights must be finite and >= 0"),
+    ({"decay_source_weights": {"*sejm*": 0.5}}, 'decay_source_weights needs optim.schedule = "wsd"'),
 ])
 def test_bad_train_settings_name_the_key(train, message):
     with pytest.raises(ConfigError, match=message):

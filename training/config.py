@@ -124,10 +124,13 @@ class TrainConfig(Strict):
     # data mix: glob over the bins' source names -> how many times each document of it is seen per epoch
     # (0.5: each document in every other pass; unlisted sources weigh 1), e.g. {"*sejm-*" = 2.0, "*eltec*" = 0.5}
     source_weights: dict[str, float] = {}
+    # the same, for the WSD decay only (optim.schedule = "wsd"): from the decay's first step the batches come from a
+    # stream with these weights instead, e.g. {"*ustawy*" = 0.5} to end on less of a register far from the target
+    decay_source_weights: dict[str, float] = {}
     # None: every embedding row learns; a list: only these rows (set by sft.freeze_embeddings)
     trainable_embedding_rows: list[int] | None = None
 
-    @field_validator("source_weights")
+    @field_validator("source_weights", "decay_source_weights")
     @classmethod
     def _weights_non_negative(cls, v: dict[str, float]) -> dict[str, float]:
         bad = {k: w for k, w in v.items() if not (w >= 0 and math.isfinite(w))}
@@ -293,6 +296,9 @@ class Config(Strict):
         if self.optim.optimizer == "muon" and (self.train.engine != "torch" or self.train.param_dtype != "fp32"):
             raise ValueError('optim.optimizer = "muon" needs train.engine = "torch" and param_dtype = "fp32" '
                              '(DeepSpeed and the bf16-weight optimizer are AdamW only)')
+        if self.train.decay_source_weights and self.optim.schedule != "wsd":
+            raise ValueError(f'train.decay_source_weights needs optim.schedule = "wsd" (it is "{self.optim.schedule}"): '
+                             'only WSD has a decay phase to switch the data mix at')
         return self
 
 

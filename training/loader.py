@@ -63,7 +63,8 @@ class TokenWindows:
         return micro_batches * self.world * self.B / self.windows_per_epoch()
 
 
-def weighted_stream(bins, weights: dict[str, float], seed: int, max_passes: int = 20) -> tuple[np.ndarray, int]:
+def weighted_stream(bins, weights: dict[str, float], seed: int, max_passes: int = 20,
+                    key: str = "train.source_weights") -> tuple[np.ndarray, int]:
     """(stream, passes): the train split with each document's share set by its source's weight (`train.source_weights`).
 
     Keys are glob patterns over the source names the bins record (e.g. "*sejm-*"); unmatched sources weigh 1.
@@ -79,10 +80,10 @@ def weighted_stream(bins, weights: dict[str, float], seed: int, max_passes: int 
     for pattern, weight in weights.items():
         hits = [i for i, name in enumerate(names) if fnmatch(name, pattern)]
         if not hits:
-            raise DataError(f"train.source_weights: {pattern!r} matches no source of the bins; their sources are {names}")
+            raise DataError(f"{key}: {pattern!r} matches no source of the bins; their sources are {names}")
         for i in hits:
             if i in matched and per_source[i] != weight:
-                raise DataError(f"train.source_weights: {names[i]!r} matches {matched[i]!r} and {pattern!r} with different weights")
+                raise DataError(f"{key}: {names[i]!r} matches {matched[i]!r} and {pattern!r} with different weights")
             per_source[i], matched[i] = weight, pattern
     passes = next((p for p in range(1, max_passes + 1) if np.allclose(per_source * p, np.round(per_source * p))), max_passes)
     w = per_source[doc_sources]
@@ -94,8 +95,18 @@ def weighted_stream(bins, weights: dict[str, float], seed: int, max_passes: int 
         copies = whole + ((p - offset) % passes < extra)
         docs += [i for r in range(int(copies.max(initial=0))) for i in np.flatnonzero(copies > r)]
     if not docs:
-        raise DataError("train.source_weights leave no training documents: give some source a weight above 0")
+        raise DataError(f"{key} leave no training documents: give some source a weight above 0")
     return np.concatenate([bins.document(int(i)) for i in docs]), passes
+
+
+class Phased:
+    """Micro-batches 0 .. switch-1 from `first`, then `then` from its own start (e.g. a new data mix for the decay)."""
+
+    def __init__(self, first: BatchSource, then: BatchSource, switch: int):
+        self.first, self.then, self.switch = first, then, switch
+
+    def batch(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.first.batch(index) if index < self.switch else self.then.batch(index - self.switch)
 
 
 class PackedRows:

@@ -24,9 +24,14 @@ def lr_at(step: int, optim: OptimConfig, max_steps: int, peak_lr: float | None =
         progress = (step - warmup) / max(1, max_steps - warmup)
         return floor + 0.5 * (peak - floor) * (1.0 + math.cos(math.pi * progress))
     # wsd: warmup, stable at the peak, then a linear decay to the floor over the last decay_fraction of steps
-    decay_steps = max(1, round(optim.decay_fraction * max_steps))
-    decay_start = max(warmup, max_steps - decay_steps)
-    if step < decay_start:
+    start = decay_start(optim, max_steps)
+    if step < start:
         return peak
-    progress = (step - decay_start + 1) / max(1, max_steps - decay_start)
+    progress = (step - start + 1) / max(1, max_steps - start)
     return peak + (floor - peak) * min(1.0, progress)
+
+
+def decay_start(optim: OptimConfig, max_steps: int) -> int:
+    """The first (0-based) step of a WSD schedule's decay."""
+    decay_steps = max(1, round(optim.decay_fraction * max_steps))
+    return max(min(optim.warmup_steps, max_steps), max_steps - decay_steps)

@@ -452,6 +452,19 @@ def heldout_sets(config: Config, tokenizer_dir: Path | str) -> dict[str, tuple[l
     return sets
 
 
+def weighted_windows(train_bins, config: Config, key: str, console=print):
+    """Windows over the train split with the data mix `train.<key>` (source weights)."""
+    from training.loader import TokenWindows, weighted_stream
+
+    weights = getattr(config.train, key)
+    stream, passes = weighted_stream(train_bins, weights, config.train.seed, key=f"train.{key}")
+    if weights:
+        console(f"{key.replace('_', ' ')}: {len(train_bins):,} train tokens -> {len(stream) // passes:,} a pass, "
+                f"{passes} pass(es) an epoch")
+    rank, _, world = dist_info()
+    return TokenWindows(stream, config.train.micro_batch_size, config.model.context_length, config.train.seed, rank, world)
+
+
 def pretrain(
     config: Config,
     bins_dir: Path | str,
@@ -464,7 +477,8 @@ def pretrain(
 ) -> dict:
     """`polski train`: random-order epochs over BINS_DIR/train.bin, eval on the start of val.bin."""
     from training.data import TokenBins, check_tokenizer
-    from training.loader import TokenWindows, val_windows, weighted_stream
+    from training.loader import Phased
+    from training.schedule import decay_start
 
     bins_dir, run_dir = Path(bins_dir), Path(run_dir)
     if tokenizer_dir is None:
@@ -474,12 +488,12 @@ def pretrain(
             raise ConfigError(f"no tokenizer found at {candidates[1]}: pass --tokenizer TOKENIZER_DIR")
     check_tokenizer(bins_dir, tokenizer_dir, config.model.vocab_size)
     train_bins, val_bins = TokenBins(bins_dir, "train"), TokenBins(bins_dir, "val")
-    rank, _, world = dist_info()
-    T, B = config.model.context_length, config.train.micro_batch_size
-    stream, passes = weighted_stream(train_bins, config.train.source_weights, config.train.seed)
-    if config.train.source_weights:
-        console(f"source weights: {len(train_bins):,} train tokens -> {len(stream) // passes:,} a pass, {passes} pass(es) an epoch")
-    source = TokenWindows(stream, B, T, config.train.seed, rank, world)
+    source = weighted_windows(train_bins, config, "source_weights", console)
+    if config.train.decay_source_weights:
+        switch = decay_start(config.optim, config.train.max_steps)
+        source = Phased(source, weighted_windows(train_bins, config, "decay_source_weights", console),
+                        switch * config.train.grad_accum_steps)
+        console(f"decay data mix from step {switch + 1}")
     val, bytes_per_token = bins_val(val_bins, config)
     return train(config, source, run_dir, val_batches=val, val_bytes_per_token=bytes_per_token,
                  heldout=heldout_sets(config, tokenizer_dir), tokenizer_dir=tokenizer_dir, init_from=init_from,
