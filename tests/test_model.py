@@ -57,6 +57,29 @@ def test_future_tokens_do_not_change_past_logits():
     assert not torch.allclose(la[0, 20:], lb[0, 20:], atol=1e-3)
 
 
+def test_document_attention_reads_a_packed_document_as_if_it_were_alone():
+    """Two documents packed in one window (BOS = 1 opens each): with document attention the second one's logits
+    equal its logits alone at position 0 (RoPE is relative); with plain causal attention they do not. Recomputed
+    blocks get the same mask."""
+    torch.manual_seed(1)
+    first, second = torch.randint(6, 512, (1, 20)), torch.randint(6, 512, (1, 12))
+    bos = torch.ones(1, 1, dtype=torch.long)
+    packed = torch.cat([first, bos, second], dim=1)
+    alone = torch.cat([bos, second], dim=1)
+    m = model(dropout=0.0).eval()
+    causal, _ = m(packed)
+    m.document_start_id = 1
+    masked, _ = m(packed)
+    by_itself, _ = m(alone)
+    assert torch.allclose(masked[0, 20:], by_itself[0], atol=1e-4)
+    assert not torch.allclose(causal[0, 20:], by_itself[0], atol=1e-2)
+    assert torch.allclose(masked[0, :20], causal[0, :20], atol=1e-5)  # before the second BOS nothing changes
+    m.train()
+    m.set_activation_checkpointing("full")
+    recomputed, _ = m(packed)
+    assert torch.allclose(recomputed[0, 20:], by_itself[0], atol=1e-4)
+
+
 def test_rope_rotate_half_depends_only_on_relative_position():
     cos, sin = rope_cache(8, 64, 10000.0)
     q, k = torch.randn(1, 1, 1, 8), torch.randn(1, 1, 1, 8)

@@ -92,6 +92,21 @@ def test_the_decay_switches_to_its_own_data_mix_and_resumes_exactly_across_the_s
     assert [losses(crashed)[s] for s in (7, 8)] == pytest.approx([mixed[7], mixed[8]], rel=1e-5)
 
 
+def test_document_attention_reaches_the_model_and_changes_only_what_it_should(tiny_data, tmp_path):
+    """Same seed and batches: the first step's loss differs from plain causal attention (the tiny windows hold
+    several documents), the run trains, and the setting is saved with the run."""
+    bins, tok = tiny_data
+    losses = {}
+    for on in (False, True):
+        cfg = tiny_config(max_steps=3, document_attention=on)
+        cfg.model.dropout = 0.0
+        out = pretrain(cfg, bins, tmp_path / f"run-{on}", tok, console=lambda s: None)
+        losses[on] = [r["loss"] for r in read_metrics(tmp_path / f"run-{on}" / "metrics.jsonl", "train")]
+        assert math.isfinite(out["loss"])
+    assert losses[True][0] != losses[False][0]
+    assert load_config(tmp_path / "run-True" / "config.toml").train.document_attention is True
+
+
 def test_heldout_texts_are_scored_at_every_eval_as_polski_eval_scores_them(tiny_data, tmp_path):
     from tests.polish_text import polish_paragraphs
     from training.evals.backends import torch_backend

@@ -117,6 +117,9 @@ class TrainConfig(Strict):
     param_dtype: Literal["fp32", "bf16"] = "fp32"
     stochastic_rounding: bool = True
     loss_chunk_tokens: int = Field(0, ge=0)  # 0: whole-batch logits
+    # attention stays inside each document of a packed training window (BOS opens one), as in evaluation and chat,
+    # where every document starts at position 0; costs the fused causal kernel (a dense mask instead)
+    document_attention: bool = False
     # scaled_dot_product_attention kernel on CUDA; auto: PyTorch's choice (cuDNN on H100/H200 with torch 2.11)
     # (benchmarks/attention_backends.py measures them at the polski-1b3 shape)
     attention_backend: Literal["auto", "flash", "cudnn", "efficient"] = "auto"

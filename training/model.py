@@ -55,7 +55,7 @@ class Attention(nn.Module):
         self.wo = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.d_model, bias=False)
         self.dropout = cfg.dropout
 
-    def forward(self, x, cos, sin):
+    def forward(self, x, cos, sin, mask=None):
         B, T, _ = x.shape
         q = self.wq(x).view(B, T, self.n_heads, self.head_dim).transpose(1, 2)  # (B, H, T, D)
         k = self.wk(x).view(B, T, self.n_kv, self.head_dim).transpose(1, 2)  # (B, K, T, D)
@@ -64,7 +64,8 @@ class Attention(nn.Module):
         if self.n_kv != self.n_heads:  # query head h reads kv head h // (H/K), as llama.cpp does
             k = k.repeat_interleave(self.n_heads // self.n_kv, dim=1)
             v = v.repeat_interleave(self.n_heads // self.n_kv, dim=1)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None,
+                                           dropout_p=self.dropout if self.training else 0.0)
         return self.wo(y.transpose(1, 2).reshape(B, T, -1))
 
 
@@ -90,15 +91,15 @@ class Block(nn.Module):
         self.recompute = False  # set by GPT.set_activation_checkpointing: the whole block
         self.checkpoint_ffn = False  # the same: only the SwiGLU part
 
-    def forward(self, x, cos, sin):
+    def forward(self, x, cos, sin, mask=None):
         if self.recompute and self.training:
             # inside forward, so that a compiled block has the recomputation in its own backward graph: its forward
             # saves only the block's input, and no second compiled call per block runs in backward
-            return checkpoint(self._block, x, cos, sin, use_reentrant=False)
-        return self._block(x, cos, sin)
+            return checkpoint(self._block, x, cos, sin, mask, use_reentrant=False)
+        return self._block(x, cos, sin, mask)
 
-    def _block(self, x, cos, sin):
-        x = x + self.drop(self.attention(self.attention_norm(x), cos, sin))
+    def _block(self, x, cos, sin, mask=None):
+        x = x + self.drop(self.attention(self.attention_norm(x), cos, sin, mask))
         if self.checkpoint_ffn and self.training:
             return x + self.drop(checkpoint(self._ffn, x, use_reentrant=False))
         return x + self.drop(self._ffn(x))
@@ -119,6 +120,7 @@ class GPT(nn.Module):
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
         self.loss_chunk_tokens = 0  # >0: loss computed in chunks without keeping full logits
+        self.document_start_id = None  # a token id: attention stays inside the documents it starts (see hidden)
         self.chunk_loss = chunk_loss_sum  # the engine swaps in a compiled one (fused: no fp32 logits in memory)
         self.reset_parameters()
 
@@ -151,8 +153,9 @@ class GPT(nn.Module):
             raise ValueError(f"sequence of {T} tokens is longer than context_length {self.config.context_length}")
         x = self.tok_embeddings(idx)
         cos, sin = self.rope_cos[:T], self.rope_sin[:T]
+        mask = None if self.document_start_id is None else document_mask(idx, self.document_start_id)
         for layer in self.layers:
-            x = layer(x, cos, sin)
+            x = layer(x, cos, sin, mask)
         return self.norm(x)
 
     def forward(self, idx, targets=None):
@@ -251,6 +254,18 @@ def sample_next(logits, temperature: float, top_k: int | None, top_p: float | No
 def chunk_loss_sum(h, weight, targets):
     logits = F.linear(h, weight).float()
     return F.cross_entropy(logits, targets, ignore_index=IGNORE_INDEX, reduction="sum")
+
+
+def document_mask(idx: torch.Tensor, start_id: int) -> torch.Tensor:
+    """(B, 1, T, T) bool: causal, and a position sees only its own document (each `start_id` token opens one).
+
+    Training windows are cut from documents packed end to end; evaluation and chat start every document at position
+    0. With this mask a document in a window is seen as it would be alone (RoPE is relative, so the offset is moot).
+    """
+    doc = torch.cumsum(idx == start_id, dim=1)
+    T = idx.size(1)
+    causal = torch.ones(T, T, dtype=torch.bool, device=idx.device).tril()
+    return ((doc[:, :, None] == doc[:, None, :]) & causal)[:, None]
 
 
 def chunked_cross_entropy(h, weight, targets, chunk_tokens: int, chunk_loss=chunk_loss_sum) -> torch.Tensor:

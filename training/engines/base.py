@@ -31,9 +31,12 @@ class Engine(ABC):
 
     @staticmethod
     def prepare_model(model, train) -> None:
-        """The memory switches every engine applies before wrapping the model."""
+        """The memory and attention switches every engine applies before wrapping the model."""
+        from training.tokenizer import SPECIAL
+
         model.set_activation_checkpointing(train.activation_checkpointing)
         model.loss_chunk_tokens = train.loss_chunk_tokens
+        model.document_start_id = SPECIAL["bos"] if train.document_attention else None
 
     @staticmethod
     def compile_blocks(model, mode: str = "default") -> None:
