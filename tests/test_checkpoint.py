@@ -72,6 +72,10 @@ def test_keep_last_and_best(tmp_path):
     assert find_checkpoint(tmp_path, "best").name == "step-000001"
     assert find_checkpoint(tmp_path).name == "step-000004"
 
+    with pytest.raises(CheckpointError) as err:  # a step the run did not keep names the ones it did
+        load_checkpoint(tmp_path / "checkpoints" / "step-000002")
+    assert "the run kept step-000001, step-000003, step-000004 (train.keep_last" in str(err.value)
+
 
 def test_no_checkpoint_is_a_clear_error(tmp_path):
     assert find_checkpoint(tmp_path) is None

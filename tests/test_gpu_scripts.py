@@ -188,3 +188,10 @@ def test_one_call_experiment_pretrains_then_tunes_evaluates_and_ranks_each_sft_v
                          env={**os.environ, "POLSKI_CONFIG": str(config), "PYTHONPATH": str(ROOT)}, capture_output=True,
                          text=True, timeout=600)
     assert bad.returncode == 2 and "unknown option 'fromstep-3'" in bad.stdout
+    missing = subprocess.run(["bash", str(ROOT / "scripts/gpu/sft_sweep.sh"), data, work, out, "fresh:2:5e-5:0",
+                              "early:2:5e-5:0:from=step-000001"],
+                             env={**os.environ, "POLSKI_CONFIG": str(config), "PYTHONPATH": str(ROOT)},
+                             capture_output=True, text=True, timeout=600)
+    assert missing.returncode == 2 and "early: no checkpoint step-000001" in missing.stdout
+    assert "(kept: step-000003 step-000006" in missing.stdout and "keep_last" in missing.stdout
+    assert not (work / "sft-fresh").exists()  # checked before any variant was tuned

@@ -143,6 +143,11 @@ def run_dir_of(path: Path | str) -> Path | None:
 
 
 def load_checkpoint(path: Path | str, which: str = "latest", weights_only: bool = False) -> Checkpoint:
+    path = Path(path)
+    if not path.exists() and path.parent.name == "checkpoints" and STEP_RE.match(path.name):
+        kept = sorted(p.name for p in path.parent.glob("step-*") if (p / META_FILE).is_file())
+        raise CheckpointError(f"no checkpoint {path}: the run kept {', '.join(kept) or 'none'} (train.keep_last; an eval "
+                              "with a new best also saves): give one of those, or raise keep_last and train again")
     step_dir = find_checkpoint(path, which)
     if step_dir is None:
         raise CheckpointError(f"no checkpoint in {path}: train first (`polski train`), or give a step dir")

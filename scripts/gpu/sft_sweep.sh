@@ -3,7 +3,8 @@
 # Usage: bash scripts/gpu/sft_sweep.sh DATA WORK OUT NAME:STEPS:LR:MIX[:OPTIONS] ...
 #   OPTIONS, comma-separated: frozen (--freeze-embeddings: only the chat markers' embedding rows learn);
 #   from=step-003000 (start from that checkpoint of WORK/run instead of its last one: with [sft] schedule = "linear"
-#   and the pretraining's lr, the SFT replaces the pretraining's decay; the run's [train] keep_last must have kept it).
+#   and the pretraining's lr, the SFT replaces the pretraining's decay; the run's [train] keep_last must have kept it:
+#   every variant's start is checked before any work, and a missing one exits 2 naming the kept steps).
 #   WORK/run is the pretrained run (`STAGES=pretrain bash scripts/gpu/train_polski_mini.sh DATA WORK OUT`), DATA as there.
 #   A variant whose OUT/eval-sft-NAME/eval.json exists is skipped, and one whose WORK/NAME.gguf exists is only
 #   evaluated, so a call cut short can be continued by the next.
@@ -18,6 +19,26 @@ polski() { python3 -m training.cli "$@"; }
 mkdir -p "$out"
 bash "$(dirname "$0")/unpack_bins.sh" "$data" "$work"
 
+parse_variant() {  # VARIANT -> name steps lr mix init frozen; exits 2 on an unknown option or a missing checkpoint
+    IFS=: read -r name steps lr mix options <<< "$1"
+    init=$work/run frozen=
+    IFS=, read -ra option_list <<< "${options:-}"
+    for option in "${option_list[@]}"; do
+        case $option in
+            frozen) frozen=1 ;;
+            from=*) init=$work/run/checkpoints/${option#from=} ;;
+            *) echo "unknown option '$option' in $1: use frozen or from=step-NNNNNN"; exit 2 ;;
+        esac
+    done
+    if [ "$init" != "$work/run" ] && [ ! -f "$init/meta.json" ]; then
+        kept=$(cd "$work/run/checkpoints" 2>/dev/null && ls -d step-* | xargs)
+        echo "$name: no checkpoint $(basename "$init") in $work/run/checkpoints (kept: ${kept:-none});" \
+            "pick a kept one, or raise [train] keep_last (evaluations with a new best also save) and train again"
+        exit 2
+    fi
+}
+for variant in "$@"; do parse_variant "$variant"; done  # every variant checked before any work starts
+
 evaluate() {  # DIR NAME [ARGS]: runs beside the next SFT on the same GPU (both are small)
     bash "$(dirname "$0")/eval_model.sh" "$data" "$work" "$work/$1" "$out/eval-$2" "${@:3}" || echo "eval of $1 failed"
 }
@@ -25,16 +46,7 @@ evaluate() {  # DIR NAME [ARGS]: runs beside the next SFT on the same GPU (both 
 [ -f "$out/metrics-run.jsonl" ] || cp "$work/run/metrics.jsonl" "$out/metrics-run.jsonl"
 
 for variant in "$@"; do
-    IFS=: read -r name steps lr mix options <<< "$variant"
-    init=$work/run frozen=
-    IFS=, read -ra option_list <<< "${options:-}"
-    for option in "${option_list[@]}"; do
-        case $option in
-            frozen) frozen=1 ;;
-            from=*) init=$work/run/checkpoints/${option#from=} ;;
-            *) echo "unknown option '$option' in $variant: use frozen or from=step-NNNNNN"; exit 2 ;;
-        esac
-    done
+    parse_variant "$variant"
     [ -f "$out/eval-sft-$name/eval.json" ] && { echo "$name: evaluated already"; continue; }
     if [ -f "$work/$name.gguf" ]; then  # tuned and exported by an earlier call whose deadline cut the evaluation
         echo "$name: tuned already, evaluating"
