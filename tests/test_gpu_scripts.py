@@ -195,3 +195,53 @@ def test_one_call_experiment_pretrains_then_tunes_evaluates_and_ranks_each_sft_v
     assert missing.returncode == 2 and "early: no checkpoint step-000001" in missing.stdout
     assert "(kept: step-000003 step-000006" in missing.stdout and "keep_last" in missing.stdout
     assert not (work / "sft-fresh").exists()  # checked before any variant was tuned
+
+
+@pytest.mark.slow
+def test_a_soup_of_decays_branches_at_the_decay_averages_the_ends_and_tunes_the_soup(tmp_path):
+    """scripts/gpu/decay_soup.sh: each seed replays the decay from the run's checkpoint at its start with another
+    data order; run-soup is the uniform average; sft_sweep.sh BASE=run-soup tunes it; a second call trains nothing."""
+    import torch
+
+    from training.checkpoint import load_checkpoint
+    from training.config import dump_config, load_config
+    from training.metrics import latest_per_step
+
+    data, _ = _recipe_inputs(tmp_path)
+    config = tmp_path / "wsd.toml"  # 6 steps, the decay from step 4 (0-based 3), the checkpoint at step 3 kept
+    config.write_text(dump_config(load_config("polski-tiny", {
+        "optim": {"schedule": "wsd", "decay_fraction": 0.5, "warmup_steps": 1},
+        "train": {"max_steps": 6, "checkpoint_interval": 3, "eval_interval": 6, "sample_tokens": 0, "micro_batch_size": 2},
+        "sft": {"max_steps": 2}})))
+    work, out = tmp_path / "work", tmp_path / "out"
+    _run_script("train_polski_mini.sh", data, work, out, POLSKI_CONFIG=str(config), STAGES="pretrain")
+    _run_script("decay_soup.sh", data, work, out, 7, 8, POLSKI_CONFIG=str(config))
+
+    def losses(run):
+        return {r["step"]: r["loss"] for r in latest_per_step(read_metrics(work / run / "metrics.jsonl", "train"))}
+
+    trunk, branch = losses("run"), losses("run-seed7")
+    assert [branch[s] for s in (1, 2, 3)] == [trunk[s] for s in (1, 2, 3)]
+    assert all(branch[s] != trunk[s] for s in (4, 5, 6))
+    ends = [load_checkpoint(work / run, weights_only=True).model_state for run in ("run", "run-seed7", "run-seed8")]
+    soup = load_checkpoint(work / "run-soup", weights_only=True).model_state
+    name = "layers.0.attention.wq.weight"
+    assert torch.allclose(soup[name], sum(e[name] for e in ends) / 3, atol=1e-6)
+    assert not torch.allclose(ends[1][name], ends[2][name])
+    table = (out / "soup.md").read_text()
+    assert all(f"| {run} |" in table for run in ("run", "run-seed7", "run-seed8", "run-soup"))
+    assert (out / "metrics-run-seed8.jsonl").is_file() and "decay branch seed 8" in (out / "timing.txt").read_text()
+
+    _run_script("sft_sweep.sh", data, work, out, "souped:2:5e-5:0", POLSKI_CONFIG=str(config), BASE="run-soup", KEEP="0")
+    assert load_checkpoint(work / "sft-souped", weights_only=True).meta["init_from"].startswith(str((work / "run-soup").resolve()))
+    assert (out / "eval-sft-souped" / "eval.json").is_file()
+
+    trained = (work / "run-seed7" / "checkpoints" / "latest").stat().st_mtime_ns
+    again = _run_script("decay_soup.sh", data, work, out, 7, 8, POLSKI_CONFIG=str(config))
+    assert "decay branch" not in again.stdout and (work / "run-seed7" / "checkpoints" / "latest").stat().st_mtime_ns == trained
+    cosine = tmp_path / "cosine.toml"
+    cosine.write_text(dump_config(load_config("polski-tiny")))
+    bad = subprocess.run(["bash", str(ROOT / "scripts/gpu/decay_soup.sh"), data, work, out, "7"],
+                         env={**os.environ, "POLSKI_CONFIG": str(cosine), "PYTHONPATH": str(ROOT)},
+                         capture_output=True, text=True, timeout=600)
+    assert bad.returncode != 0 and 'a soup of decays needs "wsd"' in bad.stderr

@@ -1,9 +1,10 @@
 """Ranks the SFT variants of scripts/gpu/sft_sweep.sh and keeps the GGUFs worth bringing back.
 
-Usage: python3 scripts/gpu/pick_sft.py WORK OUT [--keep N] [--bar "METRIC<=VALUE" ...]
+Usage: python3 scripts/gpu/pick_sft.py WORK OUT [--keep N] [--bar "METRIC<=VALUE" ...] [--evals GLOB --table FILE]
 Reads OUT/eval-sft-NAME/eval.json, writes OUT/sft-sweep.md (a row per variant), and copies WORK/NAME.gguf to OUT for
 at most N variants that meet every bar, lowest NTREX BPB first (a device call returns at most 64 MiB, a GGUF is ~43 MB).
 A bar is "METRIC<=VALUE" or "METRIC>=VALUE" with METRIC a headline figure, e.g. "ntrex128-pol.jsonl bpb<=1.584".
+--evals "eval-run*" --table soup.md --keep 0 tabulates other evaluations the same way (scripts/gpu/decay_soup.sh).
 """
 from __future__ import annotations
 
@@ -32,11 +33,14 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--keep", type=int, default=2)
     ap.add_argument("--bar", action="append", default=[])
+    ap.add_argument("--evals", default="eval-sft-*", help="glob of OUT's evaluation dirs")
+    ap.add_argument("--table", default="sft-sweep.md")
     args = ap.parse_args()
 
     rows = {}
-    for path in sorted(args.out.glob("eval-sft-*/eval.json")):
-        rows[path.parent.name.removeprefix("eval-sft-")] = headline(json.loads(path.read_text(encoding="utf-8")))
+    for path in sorted(args.out.glob(f"{args.evals}/eval.json")):
+        name = path.parent.name.removeprefix("eval-").removeprefix("sft-")
+        rows[name] = headline(json.loads(path.read_text(encoding="utf-8")))
     metrics = sorted({m for figures in rows.values() for m in figures})
     passing = sorted((n for n, f in rows.items() if all(meets(f, b) for b in args.bar)),
                      key=lambda n: rows[n].get("ntrex128-pol.jsonl bpb", float("inf")))
@@ -51,7 +55,7 @@ def main() -> None:
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {'yes' if name in passing else 'no'} | {'yes' if name in kept else ''} |")
     bars = "; ".join(args.bar) or "none"
     text = f"Bar: {bars}\n\n" + "\n".join(lines) + "\n"
-    (args.out / "sft-sweep.md").write_text(text, encoding="utf-8")
+    (args.out / args.table).write_text(text, encoding="utf-8")
     print(text)
 
 

@@ -5,7 +5,8 @@
 #   from=step-003000 (start from that checkpoint of WORK/run instead of its last one: with [sft] schedule = "linear"
 #   and the pretraining's lr, the SFT replaces the pretraining's decay; the run's [train] keep_last must have kept it:
 #   every variant's start is checked before any work, and a missing one exits 2 naming the kept steps).
-#   WORK/run is the pretrained run (`STAGES=pretrain bash scripts/gpu/train_polski_mini.sh DATA WORK OUT`), DATA as there.
+#   WORK/run is the pretrained run (`STAGES=pretrain bash scripts/gpu/train_polski_mini.sh DATA WORK OUT`), DATA as there;
+#   BASE=NAME tunes WORK/NAME instead (e.g. BASE=run-soup after scripts/gpu/decay_soup.sh).
 #   A variant whose OUT/eval-sft-NAME/eval.json exists is skipped, and one whose WORK/NAME.gguf exists is only
 #   evaluated, so a call cut short can be continued by the next.
 #   BARS="METRIC<=VALUE;METRIC>=VALUE" and KEEP=N choose which GGUFs come back in OUT (scripts/gpu/pick_sft.py).
@@ -15,24 +16,25 @@ set -euo pipefail
 data=$1 work=$2 out=$3
 shift 3
 config=${POLSKI_CONFIG:-polski-mini}
+base=${BASE:-run}
 polski() { python3 -m training.cli "$@"; }
 mkdir -p "$out"
 bash "$(dirname "$0")/unpack_bins.sh" "$data" "$work"
 
 parse_variant() {  # VARIANT -> name steps lr mix init frozen; exits 2 on an unknown option or a missing checkpoint
     IFS=: read -r name steps lr mix options <<< "$1"
-    init=$work/run frozen=
+    init=$work/$base frozen=
     IFS=, read -ra option_list <<< "${options:-}"
     for option in "${option_list[@]}"; do
         case $option in
             frozen) frozen=1 ;;
-            from=*) init=$work/run/checkpoints/${option#from=} ;;
+            from=*) init=$work/$base/checkpoints/${option#from=} ;;
             *) echo "unknown option '$option' in $1: use frozen or from=step-NNNNNN"; exit 2 ;;
         esac
     done
-    if [ "$init" != "$work/run" ] && [ ! -f "$init/meta.json" ]; then
-        kept=$(cd "$work/run/checkpoints" 2>/dev/null && ls -d step-* | xargs)
-        echo "$name: no checkpoint $(basename "$init") in $work/run/checkpoints (kept: ${kept:-none});" \
+    if [ "$init" != "$work/$base" ] && [ ! -f "$init/meta.json" ]; then
+        kept=$(cd "$work/$base/checkpoints" 2>/dev/null && ls -d step-* | xargs)
+        echo "$name: no checkpoint $(basename "$init") in $work/$base/checkpoints (kept: ${kept:-none});" \
             "pick a kept one, or raise [train] keep_last (evaluations with a new best also save) and train again"
         exit 2
     fi
@@ -42,8 +44,8 @@ for variant in "$@"; do parse_variant "$variant"; done  # every variant checked 
 evaluate() {  # DIR NAME [ARGS]: runs beside the next SFT on the same GPU (both are small)
     bash "$(dirname "$0")/eval_model.sh" "$data" "$work" "$work/$1" "$out/eval-$2" "${@:3}" || echo "eval of $1 failed"
 }
-[ -f "$out/eval-run/eval.json" ] || evaluate run run > "$out/eval-run.log" 2>&1 &
-[ -f "$out/metrics-run.jsonl" ] || cp "$work/run/metrics.jsonl" "$out/metrics-run.jsonl"
+[ -f "$out/eval-$base/eval.json" ] || evaluate "$base" "$base" > "$out/eval-$base.log" 2>&1 &
+[ -f "$out/metrics-$base.jsonl" ] || cp "$work/$base/metrics.jsonl" "$out/metrics-$base.jsonl"
 
 for variant in "$@"; do
     parse_variant "$variant"
