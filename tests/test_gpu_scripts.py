@@ -4,6 +4,7 @@ import math
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -238,8 +239,16 @@ def test_a_soup_of_decays_branches_at_the_decay_averages_the_ends_and_tunes_the_
     assert (out / "eval-sft-souped" / "eval.json").is_file()
 
     trained = (work / "run-seed7" / "checkpoints" / "latest").stat().st_mtime_ns
+    evaluated = {run: (out / f"eval-{run}" / "eval.json").stat().st_mtime_ns for run in ("run", "run-seed7")}
+    later = time.time() + 60  # as if a later session had trained a run of the same name into a machine's old /tmp
+    os.utime(work / "run" / "metrics.jsonl", (later, later))
     again = _run_script("decay_soup.sh", data, work, out, 7, 8, POLSKI_CONFIG=str(config))
     assert "decay branch" not in again.stdout and (work / "run-seed7" / "checkpoints" / "latest").stat().st_mtime_ns == trained
+    assert (out / "eval-run-seed7" / "eval.json").stat().st_mtime_ns == evaluated["run-seed7"]
+    assert (out / "eval-run" / "eval.json").stat().st_mtime_ns != evaluated["run"]  # older than its model: done again
+    os.utime(work / "sft-souped" / "checkpoints" / "latest", (later, later))
+    again = _run_script("sft_sweep.sh", data, work, out, "souped:2:5e-5:0", POLSKI_CONFIG=str(config), BASE="run-soup", KEEP="0")
+    assert "souped: tuned already, evaluating" in again.stdout and "evaluated already" not in again.stdout
     cosine = tmp_path / "cosine.toml"
     cosine.write_text(dump_config(load_config("polski-tiny")))
     bad = subprocess.run(["bash", str(ROOT / "scripts/gpu/decay_soup.sh"), data, work, out, "7"],

@@ -16,6 +16,7 @@ shift 3
 config=${POLSKI_CONFIG:-polski-mini}
 here=$(dirname "$0")
 polski() { python3 -m training.cli "$@"; }
+source "$here/fresh_eval.sh"
 mkdir -p "$out"
 bash "$here/unpack_bins.sh" "$data" "$work"
 
@@ -36,7 +37,7 @@ if [ ! -f "$work/run/checkpoints/$branch_point/meta.json" ]; then
 fi
 
 evaluate() {  # NAME: WORK/NAME -> OUT/eval-NAME, unless done already
-    [ -f "$out/eval-$1/eval.json" ] || bash "$here/eval_model.sh" "$data" "$work" "$work/$1" "$out/eval-$1" \
+    fresh_eval "$work/$1" "$out/eval-$1" || bash "$here/eval_model.sh" "$data" "$work" "$work/$1" "$out/eval-$1" \
         > "$out/eval-$1.log" 2>&1 || echo "eval of $1 failed: $out/eval-$1.log"
 }
 evaluate run &

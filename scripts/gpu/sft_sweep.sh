@@ -7,8 +7,8 @@
 #   every variant's start is checked before any work, and a missing one exits 2 naming the kept steps).
 #   WORK/run is the pretrained run (`STAGES=pretrain bash scripts/gpu/train_polski_mini.sh DATA WORK OUT`), DATA as there;
 #   BASE=NAME tunes WORK/NAME instead (e.g. BASE=run-soup after scripts/gpu/decay_soup.sh).
-#   A variant whose OUT/eval-sft-NAME/eval.json exists is skipped, and one whose WORK/NAME.gguf exists is only
-#   evaluated, so a call cut short can be continued by the next.
+#   A variant whose OUT/eval-sft-NAME/eval.json is newer than its model (scripts/gpu/fresh_eval.sh) is skipped, and
+#   one whose WORK/NAME.gguf exists is only evaluated, so a call cut short can be continued by the next.
 #   BARS="METRIC<=VALUE;METRIC>=VALUE" and KEEP=N choose which GGUFs come back in OUT (scripts/gpu/pick_sft.py).
 #   MERGES="0.2 0.4" also evaluates each SFT pulled back toward the pretrained run by those shares (`polski merge`),
 #   as variants NAME-b20, NAME-b40.
@@ -18,6 +18,7 @@ shift 3
 config=${POLSKI_CONFIG:-polski-mini}
 base=${BASE:-run}
 polski() { python3 -m training.cli "$@"; }
+source "$(dirname "$0")/fresh_eval.sh"
 mkdir -p "$out"
 bash "$(dirname "$0")/unpack_bins.sh" "$data" "$work"
 
@@ -44,12 +45,12 @@ for variant in "$@"; do parse_variant "$variant"; done  # every variant checked 
 evaluate() {  # DIR NAME [ARGS]: runs beside the next SFT on the same GPU (both are small)
     bash "$(dirname "$0")/eval_model.sh" "$data" "$work" "$work/$1" "$out/eval-$2" "${@:3}" || echo "eval of $1 failed"
 }
-[ -f "$out/eval-$base/eval.json" ] || evaluate "$base" "$base" > "$out/eval-$base.log" 2>&1 &
-[ -f "$out/metrics-$base.jsonl" ] || cp "$work/$base/metrics.jsonl" "$out/metrics-$base.jsonl"
+fresh_eval "$work/$base" "$out/eval-$base" || evaluate "$base" "$base" > "$out/eval-$base.log" 2>&1 &
+cp "$work/$base/metrics.jsonl" "$out/metrics-$base.jsonl"
 
 for variant in "$@"; do
     parse_variant "$variant"
-    [ -f "$out/eval-sft-$name/eval.json" ] && { echo "$name: evaluated already"; continue; }
+    fresh_eval "$work/sft-$name" "$out/eval-sft-$name" && { echo "$name: evaluated already"; continue; }
     if [ -f "$work/$name.gguf" ]; then  # tuned and exported by an earlier call whose deadline cut the evaluation
         echo "$name: tuned already, evaluating"
     else
