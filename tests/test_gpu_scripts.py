@@ -224,6 +224,7 @@ def test_a_soup_of_decays_branches_at_the_decay_averages_the_ends_and_tunes_the_
     trunk, branch = losses("run"), losses("run-seed7")
     (resumed,) = [e for e in read_metrics(work / "run-seed7" / "metrics.jsonl", "event") if e["event"] == "resumed"]
     assert resumed["step"] == 3 and "step-000003" in resumed["message"]
+    assert "seed = 7\neval_interval = 6\n" in (work / "seed7.toml").read_text()
     assert all(branch[s] != trunk[s] for s in (4, 5, 6))
     ends = [load_checkpoint(work / run, weights_only=True).model_state for run in ("run", "run-seed7", "run-seed8")]
     soup = load_checkpoint(work / "run-soup", weights_only=True).model_state
@@ -232,6 +233,10 @@ def test_a_soup_of_decays_branches_at_the_decay_averages_the_ends_and_tunes_the_
     assert not torch.allclose(ends[1][name], ends[2][name])
     table = (out / "soup.md").read_text()
     assert all(f"| {run} |" in table for run in ("run", "run-seed7", "run-seed8", "run-soup"))
+    from training.metrics import segment_seconds
+    trunk_s = sum(segment_seconds(read_metrics(work / "run" / "metrics.jsonl")))
+    branch_s = [sum(segment_seconds(read_metrics(work / f"run-seed{s}" / "metrics.jsonl"))[1:]) for s in (7, 8)]
+    assert 0 < branch_s[0] < trunk_s + branch_s[0] and f"= {trunk_s + sum(branch_s):.0f} s" in table
     assert (out / "metrics-run-seed8.jsonl").is_file() and "decay branch seed 8" in (out / "timing.txt").read_text()
 
     _run_script("sft_sweep.sh", data, work, out, "souped:2:5e-5:0", POLSKI_CONFIG=str(config), BASE="run-soup", KEEP="0")

@@ -100,3 +100,15 @@ def latest_per_step(records: Iterable[dict]) -> list[dict]:
         else:
             last[(r["kind"], r["step"])] = r
     return sorted([*last.values(), *events], key=lambda r: r["step"])
+
+
+def segment_seconds(records: Iterable[dict]) -> list[float]:
+    """Seconds each stretch of a run took, from its first to its last record; a `resumed` event starts a new stretch,
+    so the time a stopped run waited for its resume is not counted. Records in file order."""
+    spans: list[list[float]] = [[]]
+    for r in records:
+        if r["kind"] == "event" and r.get("event") == "resumed":
+            spans.append([])
+        elif isinstance(r.get("time"), (int, float)):
+            spans[-1].append(r["time"])
+    return [max(s) - min(s) if s else 0.0 for s in spans]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from training.atomic import atomic_path, write_text
 from training.errors import DataError
+from training.metrics import segment_seconds
 from training.monitor.reader import MetricsReader
 from training.monitor.state import bpb_lines, format_duration, line_keys, other_bpb_keys, progress, series
 
@@ -58,10 +59,17 @@ def summary_rows(data) -> list[tuple[str, str]]:
     rows += [("final val_loss", _fmt(val[-1] if val else None)), ("best val_loss", _fmt(min(val) if val else None)),
              ("final val_bpb", _fmt(bpb[-1] if bpb else None))]
     rows += [(f"final {k}", _fmt(series(data.evals, k)[1][-1])) for k in other_bpb_keys(data)]
-    times = [r["time"] for r in data.train if isinstance(r.get("time"), (int, float))]
-    rows.append(("wall time", format_duration(times[-1] - times[0]) if len(times) > 1 else "-"))
+    rows.append(("training time", _training_time(data)))
     rows.append(("events", ", ".join(f"{k}×{n}" for k, n in _event_counts(data).items()) or "-"))
     return rows
+
+
+def _training_time(data) -> str:
+    if len(data.train) < 2:
+        return "-"
+    stretches = segment_seconds(sorted([*data.train, *data.evals, *data.events], key=lambda r: r.get("time") or 0))
+    shown = format_duration(sum(stretches))
+    return shown if len(stretches) == 1 else f"{shown} in {len(stretches)} stretches (the waits for a resume not counted)"
 
 
 def _event_counts(data) -> dict[str, int]:

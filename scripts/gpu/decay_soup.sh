@@ -53,7 +53,8 @@ for seed in "$@"; do
         echo "$branch_point" > "$branch/checkpoints/latest"
     fi
     if [ "$(cat "$branch/checkpoints/latest")" != "$(printf 'step-%06d' "$last")" ]; then  # resumes a cut branch too
-        printf 'extends = "%s"\n\n[train]\nseed = %s\n' "$config_path" "$seed" > "$work/seed$seed.toml"
+        # evaluated once at the end only: every member is fully evaluated below, and the GPU time counts
+        printf 'extends = "%s"\n\n[train]\nseed = %s\neval_interval = %s\n' "$config_path" "$seed" "$last" > "$work/seed$seed.toml"
         start=$(date +%s)
         polski train --resume --config "$work/seed$seed.toml" --data "$work/bins" --tokenizer "$data/tokenizer" \
             --out "$branch" --heldout-text "$data/eval/ntrex128-pol.jsonl"
@@ -78,3 +79,12 @@ cp "$work/run/metrics.jsonl" "$work/run-soup/metrics.jsonl"  # the trunk's curve
 evaluate run-soup
 wait
 python3 "$here/pick_sft.py" "$work" "$out" --keep 0 --evals "eval-run*" --table soup.md
+python3 - "$work" "$@" >> "$out/soup.md" <<'PY'  # the soup's training time (a branch's file starts with the trunk's)
+import sys
+from training.metrics import read_metrics, segment_seconds
+work, seeds = sys.argv[1], sys.argv[2:]
+trunk = sum(segment_seconds(read_metrics(f"{work}/run/metrics.jsonl")))
+branches = [sum(segment_seconds(read_metrics(f"{work}/run-seed{s}/metrics.jsonl"))[1:]) for s in seeds]
+print(f"\nTraining time, first to last record of each stretch (process starts and first-step compilations not counted): "
+      f"trunk {trunk:.0f} s + branches {' + '.join(f'{b:.0f}' for b in branches)} s = {trunk + sum(branches):.0f} s")
+PY
