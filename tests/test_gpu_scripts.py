@@ -125,15 +125,25 @@ def _run_script(script: str, *args, **env) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("chat_tasks", ["0", "1"])
-def test_the_polski_mini_recipe_script_runs_every_stage_on_a_cpu(tmp_path, chat_tasks):
-    """scripts/gpu/train_polski_mini.sh with polski-tiny on the CPU: pretraining, SFT, Q8_0 export, both evaluations."""
+@pytest.mark.parametrize("chat_tasks, soup", [("0", False), ("1", False), ("0", True)])
+def test_the_polski_mini_recipe_script_runs_every_stage_on_a_cpu(tmp_path, chat_tasks, soup):
+    """scripts/gpu/train_polski_mini.sh with polski-tiny on the CPU: pretraining, SFT, Q8_0 export, both evaluations;
+    with train.decay_seeds the SFT starts from the soup of decays."""
+    from training.checkpoint import load_checkpoint
+    from training.config import dump_config, load_config
+
     data, config = _recipe_inputs(tmp_path)
-    out = tmp_path / "out"
-    _run_script("train_polski_mini.sh", data, tmp_path / "work", out, POLSKI_CONFIG=str(config), CHAT_TASKS=chat_tasks)
+    if soup:
+        config.write_text(dump_config(load_config(config, {"optim": {"schedule": "wsd", "decay_fraction": 0.5, "warmup_steps": 1},
+                                                           "train": {"decay_seeds": [7]}})))
+    out, work = tmp_path / "out", tmp_path / "work"
+    _run_script("train_polski_mini.sh", data, work, out, POLSKI_CONFIG=str(config), CHAT_TASKS=chat_tasks)
+    base = "run-soup" if soup else "run"
+    assert load_checkpoint(work / "sft", weights_only=True).meta["init_from"].startswith(str((work / base).resolve()))
+    assert (out / f"eval-{base}" / "eval.json").is_file() and (out / f"metrics-{base}.jsonl").is_file()
     assert (out / "polski-mini.gguf").stat().st_size > 0
     assert [line.split(":")[0] for line in (out / "timing.txt").read_text().splitlines()] == ["pretrain wall time", "sft wall time"]
-    for stage in ("run", "sft"):
+    for stage in (base, "sft"):
         result = json.loads((out / f"eval-{stage}" / "eval.json").read_text())
         assert set(result["bpb"]) == {"ntrex128-pol.jsonl", "bins:val"} and set(result["minimal_pairs"]) == {"tiny-pairs.jsonl"}
         evals = read_metrics(out / f"metrics-{stage}.jsonl", "eval")
@@ -224,7 +234,7 @@ def test_a_soup_of_decays_branches_at_the_decay_averages_the_ends_and_tunes_the_
     trunk, branch = losses("run"), losses("run-seed7")
     (resumed,) = [e for e in read_metrics(work / "run-seed7" / "metrics.jsonl", "event") if e["event"] == "resumed"]
     assert resumed["step"] == 3 and "step-000003" in resumed["message"]
-    assert "seed = 7\neval_interval = 6\n" in (work / "seed7.toml").read_text()
+    assert "seed = 7" in (work / "run-seed7" / "config.toml").read_text()
     assert all(branch[s] != trunk[s] for s in (4, 5, 6))
     ends = [load_checkpoint(work / run, weights_only=True).model_state for run in ("run", "run-seed7", "run-seed8")]
     soup = load_checkpoint(work / "run-soup", weights_only=True).model_state
@@ -237,7 +247,7 @@ def test_a_soup_of_decays_branches_at_the_decay_averages_the_ends_and_tunes_the_
     trunk_s = sum(segment_seconds(read_metrics(work / "run" / "metrics.jsonl")))
     branch_s = [sum(segment_seconds(read_metrics(work / f"run-seed{s}" / "metrics.jsonl"))[1:]) for s in (7, 8)]
     assert 0 < branch_s[0] < trunk_s + branch_s[0] and f"= {trunk_s + sum(branch_s):.0f} s" in table
-    assert (out / "metrics-run-seed8.jsonl").is_file() and "decay branch seed 8" in (out / "timing.txt").read_text()
+    assert (out / "metrics-run-seed8.jsonl").is_file() and "decay branches (seeds 7 8)" in (out / "timing.txt").read_text()
 
     _run_script("sft_sweep.sh", data, work, out, "souped:2:5e-5:0", POLSKI_CONFIG=str(config), BASE="run-soup", KEEP="0")
     assert load_checkpoint(work / "sft-souped", weights_only=True).meta["init_from"].startswith(str((work / "run-soup").resolve()))
@@ -248,7 +258,7 @@ def test_a_soup_of_decays_branches_at_the_decay_averages_the_ends_and_tunes_the_
     later = time.time() + 60  # as if a later session had trained a run of the same name into a machine's old /tmp
     os.utime(work / "run" / "metrics.jsonl", (later, later))
     again = _run_script("decay_soup.sh", data, work, out, 7, 8, POLSKI_CONFIG=str(config))
-    assert "decay branch" not in again.stdout and (work / "run-seed7" / "checkpoints" / "latest").stat().st_mtime_ns == trained
+    assert "decay with seed" not in again.stdout and (work / "run-seed7" / "checkpoints" / "latest").stat().st_mtime_ns == trained
     assert (out / "eval-run-seed7" / "eval.json").stat().st_mtime_ns == evaluated["run-seed7"]
     assert (out / "eval-run" / "eval.json").stat().st_mtime_ns != evaluated["run"]  # older than its model: done again
     os.utime(work / "sft-souped" / "checkpoints" / "latest", (later, later))
@@ -259,4 +269,4 @@ def test_a_soup_of_decays_branches_at_the_decay_averages_the_ends_and_tunes_the_
     bad = subprocess.run(["bash", str(ROOT / "scripts/gpu/decay_soup.sh"), data, work, out, "7"],
                          env={**os.environ, "POLSKI_CONFIG": str(cosine), "PYTHONPATH": str(ROOT)},
                          capture_output=True, text=True, timeout=600)
-    assert bad.returncode != 0 and 'a soup of decays needs "wsd"' in bad.stderr
+    assert bad.returncode != 0 and 'decay_seeds needs optim.schedule = "wsd"' in bad.stderr

@@ -130,6 +130,10 @@ class TrainConfig(Strict):
     # the same, for the WSD decay only (optim.schedule = "wsd"): from the decay's first step the batches come from a
     # stream with these weights instead, e.g. {"*ustawy*" = 0.5} to end on less of a register far from the target
     decay_source_weights: dict[str, float] = {}
+    # a soup of decays (optim.schedule = "wsd"): the run keeps its decay's first checkpoint in RUN/decay-start, then
+    # replays the decay from it once per seed here (another batch order) as RUN-seedS, and averages every decay's end
+    # into RUN-soup, the pretrained model the SFT starts from (docs/training.md, "A soup of decays")
+    decay_seeds: list[int] = []
     # None: every embedding row learns; a list: only these rows (set by sft.freeze_embeddings)
     trainable_embedding_rows: list[int] | None = None
 
@@ -299,6 +303,12 @@ class Config(Strict):
         if self.optim.optimizer == "muon" and (self.train.engine != "torch" or self.train.param_dtype != "fp32"):
             raise ValueError('optim.optimizer = "muon" needs train.engine = "torch" and param_dtype = "fp32" '
                              '(DeepSpeed and the bf16-weight optimizer are AdamW only)')
+        if self.train.decay_seeds and self.optim.schedule != "wsd":
+            raise ValueError(f'train.decay_seeds needs optim.schedule = "wsd" (it is "{self.optim.schedule}"): '
+                             'only WSD has a decay to replay')
+        if len(set(self.train.decay_seeds) | {self.train.seed}) != len(self.train.decay_seeds) + 1:
+            raise ValueError(f"train.decay_seeds {self.train.decay_seeds} must differ from each other and from "
+                             f"train.seed ({self.train.seed}): each replay needs its own batch order")
         if self.train.decay_source_weights and self.optim.schedule != "wsd":
             raise ValueError(f'train.decay_source_weights needs optim.schedule = "wsd" (it is "{self.optim.schedule}"): '
                              'only WSD has a decay phase to switch the data mix at')

@@ -23,38 +23,68 @@ from training.tokenizer import Tokenizer
 EMBEDDING_TABLES = ("tok_embeddings.weight", "output.weight")  # rows indexed by token id (output only when untied)
 
 
+def _check_same_model(a: dict, b: dict) -> None:
+    if set(a) != set(b):
+        missing = sorted(set(a) ^ set(b))[:3]
+        raise CheckpointError(f"the checkpoints hold different tensors ({', '.join(missing)}): merge runs of one model")
+    for name, t in b.items():
+        if a[name].shape != t.shape:
+            raise CheckpointError(f"{name} is {tuple(a[name].shape)} in one run and {tuple(t.shape)} in another: "
+                                  "merge runs of one model shape")
+
+
 def merge_weights(base: dict, tuned: dict, base_share: float, tuned_rows: list[int] = ()) -> dict:
     """base_share * base + (1 - base_share) * tuned, tensor by tensor, in fp32, kept in the tuned run's dtypes;
     the embedding rows of the token ids in `tuned_rows` are the tuned run's own."""
-    if set(base) != set(tuned):
-        missing = sorted(set(base) ^ set(tuned))[:3]
-        raise CheckpointError(f"the two checkpoints hold different tensors ({', '.join(missing)}): merge runs of one model")
+    _check_same_model(base, tuned)
     merged = {}
     for name, t in tuned.items():
-        if base[name].shape != t.shape:
-            raise CheckpointError(f"{name} is {tuple(base[name].shape)} in one run and {tuple(t.shape)} in the other: "
-                                  "merge runs of one model shape")
         merged[name] = (base_share * base[name].float() + (1 - base_share) * t.float()).to(t.dtype)
         if name in EMBEDDING_TABLES and tuned_rows:
             merged[name][list(tuned_rows)] = t[list(tuned_rows)]
     return merged
 
 
-def merge_runs(base: Path | str, tuned: Path | str, out: Path | str, base_share: float) -> Path:
-    """Writes OUT as a run whose one checkpoint is the merge; returns its step dir."""
+def average_weights(states: list[dict]) -> dict:
+    """The uniform average of several checkpoints of one model, tensor by tensor, in fp32, kept in the last one's dtypes."""
+    *others, last = states
+    k = len(states)
+    for other in others:
+        _check_same_model(other, last)
+    return {name: (sum(s[name].float() for s in states) / k).to(t.dtype) for name, t in last.items()}
+
+
+def _write_run(out: Path | str, source_run: Path, weights: dict, meta: dict) -> Path:
+    """OUT as a run whose one checkpoint holds `weights`, with SOURCE_RUN's config and tokenizer."""
     from training.train import prepare_run_dir
 
+    source = load_source(source_run)  # its config and tokenizer, found as `polski export` finds them
+    prepare_run_dir(Path(out), source.config, source.tokenizer_dir)
+    step = meta.pop("step")
+    return save_checkpoint(out, step, weights, {}, meta, keep_last=1)
+
+
+def merge_runs(base: Path | str, tuned: Path | str, out: Path | str, base_share: float) -> Path:
+    """Writes OUT as a run whose one checkpoint is the merge; returns its step dir."""
     if not 0 <= base_share <= 1:
         raise ConfigError(f"--base-share {base_share} is outside 0..1: 0 keeps the tuned run, 1 the base run")
     if find_checkpoint(out) is not None:
         raise CheckpointError(f"{out} already has checkpoints: choose a new --out")
     a = load_checkpoint(base, weights_only=True)
     b = load_checkpoint(tuned, weights_only=True)
-    source = load_source(b.path)  # the tuned run's config and tokenizer, found as `polski export` finds them
-    tokenizer = Tokenizer.load(source.tokenizer_dir)
+    tokenizer = Tokenizer.load(load_source(b.path).tokenizer_dir)
     merged = merge_weights(a.model_state, b.model_state, base_share, [tokenizer.im_start_id, tokenizer.im_end_id])
-    out = Path(out)
-    prepare_run_dir(out, source.config, source.tokenizer_dir)
     meta = {**b.meta, "merged": {"base": str(a.path), "tuned": str(b.path), "base_share": base_share}}
-    meta.pop("step", None)
-    return save_checkpoint(out, b.meta["step"], merged, {}, meta, keep_last=1)
+    return _write_run(out, b.path, merged, meta)
+
+
+def average_runs(runs: list[Path | str], out: Path | str) -> Path:
+    """Writes OUT as a run whose one checkpoint is the uniform average of RUNS (a soup); returns its step dir."""
+    if len(runs) < 2:
+        raise ConfigError("an average needs at least two runs")
+    if find_checkpoint(out) is not None:
+        raise CheckpointError(f"{out} already has checkpoints: choose a new --out")
+    checkpoints = [load_checkpoint(r, weights_only=True) for r in runs]
+    averaged = average_weights([c.model_state for c in checkpoints])
+    meta = {**checkpoints[-1].meta, "merged": {"average_of": [str(c.path) for c in checkpoints]}}
+    return _write_run(out, checkpoints[-1].path, averaged, meta)

@@ -46,6 +46,7 @@ def source_listing(sources: list[str]) -> list:
 
 def plan(config: Config, config_path: Path, host: str | None, register: bool) -> list[Stage]:
     from training import pipeline_steps as steps
+    from training.soup import pretrained_run
 
     p = config.paths
     c = config.model_dump(mode="json")
@@ -55,7 +56,7 @@ def plan(config: Config, config_path: Path, host: str | None, register: bool) ->
         Stage("tokenizer", p.tokenizer / "tokenizer.model", ["corpus"], c["tokenizer"], lambda: steps.tokenizer(config)),
         # train.src.npy, not manifest.json: bins made before document sources were recorded are made again
         Stage("bins", p.bins / "train.src.npy", ["corpus", "tokenizer"], {}, lambda: steps.bins(config)),
-        Stage("train", p.run / "checkpoints" / "latest", ["bins"], {k: c[k] for k in ("model", "optim", "train")},
+        Stage("train", pretrained_run(config) / "checkpoints" / "latest", ["bins"], {k: c[k] for k in ("model", "optim", "train")},
               lambda: steps.train(config)),
         Stage("sft", p.sft / "checkpoints" / "latest", ["train"], c["sft"], lambda: steps.sft(config)),
         Stage("eval", p.eval / "eval.json", ["sft"], c["eval"], lambda: steps.evaluate(config)),

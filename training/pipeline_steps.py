@@ -26,23 +26,28 @@ def bins(config: Config) -> None:
 
 def train(config: Config) -> None:
     from training.checkpoint import find_checkpoint
+    from training.soup import train_decay_soup
     from training.train import pretrain
 
     run = config.paths.run
     pretrain(config, config.paths.bins, run, tokenizer_dir=config.paths.tokenizer,
              resume=find_checkpoint(run) is not None)
+    if config.train.decay_seeds:
+        train_decay_soup(config, config.paths.bins, run, tokenizer_dir=config.paths.tokenizer)
 
 
 def sft(config: Config) -> None:
     from training.checkpoint import find_checkpoint
     from training.sft import run_sft
+    from training.soup import pretrained_run
 
+    pretrained = pretrained_run(config)
     if not config.sft.sources:  # no chat data: the pretrained run is the model
         shutil.rmtree(config.paths.sft, ignore_errors=True)
-        shutil.copytree(config.paths.run, config.paths.sft)
+        shutil.copytree(pretrained, config.paths.sft)
         return
     out = config.paths.sft
-    run_sft(config, config.paths.run, out, bins_dir=config.paths.bins, resume=find_checkpoint(out) is not None)
+    run_sft(config, pretrained, out, bins_dir=config.paths.bins, resume=find_checkpoint(out) is not None)
 
 
 def evaluate(config: Config) -> None:

@@ -139,7 +139,7 @@ def sft_config(config: Config) -> Config:
     return config.model_copy(update={
         "optim": config.optim.model_copy(update=optim),
         "train": config.train.model_copy(update={"max_steps": s.max_steps, "micro_batch_size": s.micro_batch_size,
-                                                   "grad_accum_steps": 1, "decay_source_weights": {},
+                                                   "grad_accum_steps": 1, "decay_source_weights": {}, "decay_seeds": [],
                                                    "eval_interval": max(1, s.max_steps // 4),
                                                    "checkpoint_interval": max(1, s.max_steps // 2),
                                                    "sample_prompts": [],

@@ -28,7 +28,8 @@ from training.evals.bpb import bpb_from_loss
 from training.errors import CheckpointError, ConfigError, DataError, PolskiError
 from training.loader import as_batch_source, to_device
 from training.metrics import MetricsWriter
-from training.schedule import lr_at
+from training.schedule import decay_start, lr_at
+from training.soup import DECAY_START
 
 
 class TrainingStopped(PolskiError):
@@ -211,6 +212,10 @@ def train(
         last_val = ckpt.meta.get("val_loss")
         started_from = ckpt.meta.get("init_from")
         guard_history = ckpt.train_state.get("guard", ())
+        if step >= t.max_steps:  # finished: nothing to train, and nothing in RUN_DIR is rewritten
+            console(f"{run_dir} is at step {step} of {t.max_steps}: nothing to train")
+            return {"step": step, "tokens_seen": tokens_seen, "loss": math.nan, "val_loss": last_val,
+                    "best_val_loss": None if math.isinf(best_val) else best_val}
 
     writer = None
     tokenizer = None
@@ -234,6 +239,7 @@ def train(
         console(f"{config.model.name}: {n_params / 1e6:.2f}M parameters, engine {t.engine}, {device.type}, "
                 f"{t.precision}, {world} process(es), steps {step + 1}..{t.max_steps}")
 
+    branch_step = decay_start(config.optim, t.max_steps) if t.decay_seeds else None
     guard = SpikeGuard(t.spike_window, t.spike_zscore, guard_history)
     n_micro = t.grad_accum_steps
     consecutive_skips = 0
@@ -251,6 +257,8 @@ def train(
                 meta["init_from"] = started_from
             path = save_checkpoint(run_dir, step, weights, state, meta, t.keep_last, is_best)
             writer.event(step, "checkpoint", f"saved {path.name}" + (" (best)" if is_best else ""))
+            if step == branch_step:  # kept apart from keep_last's pruning: every decay of the soup starts here
+                save_checkpoint(run_dir / DECAY_START, step, weights, state, meta, keep_last=1)
         _barrier(world)
 
     try:
@@ -338,7 +346,7 @@ def train(
                             + "".join(f" | {k} {v:.4f}" for k, v in held.items()))
                     if tokenizer is not None:
                         write_samples(engine, tokenizer, config, step, run_dir, writer)
-            if step % t.checkpoint_interval == 0 or step == t.max_steps or is_best:
+            if step % t.checkpoint_interval == 0 or step == t.max_steps or is_best or step == branch_step:
                 save(is_best)
     except torch.cuda.OutOfMemoryError:
         raise ConfigError(
@@ -478,7 +486,6 @@ def pretrain(
     """`polski train`: random-order epochs over BINS_DIR/train.bin, eval on the start of val.bin."""
     from training.data import TokenBins, check_tokenizer
     from training.loader import Phased
-    from training.schedule import decay_start
 
     bins_dir, run_dir = Path(bins_dir), Path(run_dir)
     if tokenizer_dir is None:

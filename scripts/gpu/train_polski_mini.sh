@@ -28,15 +28,18 @@ fi
 evaluate() {  # the pretrained model is evaluated on the same GPU while SFT runs (both are small)
     bash "$(dirname "$0")/eval_model.sh" "$data" "$work" "$work/$1" "$out/eval-$1" "${@:2}" || echo "eval of $1 failed"
 }
-evaluate run > "$out/eval-run.log" 2>&1 &
+base=$(python3 -c "from training.config import load_config; print('run-soup' if load_config('$config').train.decay_seeds else 'run')")
+evaluate "$base" > "$out/eval-$base.log" 2>&1 &  # with train.decay_seeds the SFT starts from the soup of decays
 
 start=$(date +%s)
-polski sft --config "$config" --init-from "$work/run" --out "$work/sft" --source "$data/sft" --bins "$work/bins" \
+polski sft --config "$config" --init-from "$work/$base" --out "$work/sft" --source "$data/sft" --bins "$work/bins" \
     --heldout-text "$data/eval/ntrex128-pol.jsonl"
 echo "sft wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
 
 polski export "$work/sft" --out "$out/polski-mini.gguf" --dtype q8_0 --force
-for stage in run sft; do
+members=(run)
+[ "$base" = run ] || members+=("$base")
+for stage in "${members[@]}" sft; do
     cp "$work/$stage/metrics.jsonl" "$out/metrics-$stage.jsonl"
     cp "$work/$stage/samples.jsonl" "$out/samples-$stage.jsonl" 2>/dev/null || true
 done

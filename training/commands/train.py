@@ -42,4 +42,8 @@ def run(args) -> int:
     if dist_info()[0] == 0:  # under torchrun every rank returns here
         print(f"done: step {result['step']}, loss {result['loss']:.4f}"
               + (f", val_loss {result['val_loss']:.4f}" if result["val_loss"] is not None else "") + f" -> {run_dir}")
+    if config.train.decay_seeds:
+        from training.soup import train_decay_soup
+
+        train_decay_soup(config, args.data, run_dir, tokenizer_dir=args.tokenizer)
     return 0

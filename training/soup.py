@@ -1,0 +1,86 @@
+"""A soup of WSD decays: the pretrained run's decay replayed from its first step with other batch orders, and the
+uniform average of every decay's end (train.decay_seeds; docs/training.md, "A soup of decays").
+
+The trunk keeps its decay's first checkpoint in RUN/decay-start (the trainer writes it there when decay_seeds is
+set). Each seed S resumes a copy of it as RUN-seedS, with train.seed = S and one evaluation at the end (every member
+is evaluated afterwards anyway). RUN-soup is the average of RUN and the branches. A branch a stop cut short resumes
+from its last checkpoint, and a finished one is kept.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from training.atomic import write_text
+from training.checkpoint import find_checkpoint, load_checkpoint, step_dir_name
+from training.config import Config
+from training.errors import CheckpointError
+
+DECAY_START = "decay-start"  # RUN/decay-start/checkpoints/step-N: the checkpoint every branch starts from
+
+
+def branch_dir(run_dir: Path, seed: int) -> Path:
+    return run_dir.with_name(f"{run_dir.name}-seed{seed}")
+
+
+def soup_dir(run_dir: Path) -> Path:
+    return run_dir.with_name(f"{run_dir.name}-soup")
+
+
+def pretrained_run(config: Config) -> Path:
+    """The run the SFT starts from: the soup when the config makes one."""
+    return soup_dir(config.paths.run) if config.train.decay_seeds else config.paths.run
+
+
+def branch_config(config: Config, seed: int) -> Config:
+    t = config.train.model_copy(update={"seed": seed, "eval_interval": config.train.max_steps, "decay_seeds": []})
+    return config.model_copy(update={"train": t})
+
+
+def decay_start_checkpoint(config: Config, run_dir: Path) -> Path:
+    """RUN/decay-start's checkpoint, or else the run's own checkpoint of that step if keep_last kept it."""
+    from training.schedule import decay_start
+
+    name = step_dir_name(decay_start(config.optim, config.train.max_steps))
+    for candidate in (run_dir / DECAY_START / "checkpoints" / name, run_dir / "checkpoints" / name):
+        if (candidate / "meta.json").is_file():
+            return candidate
+    raise CheckpointError(f"{run_dir} has no checkpoint {name} (the decay's start) in {DECAY_START}/ or checkpoints/: "
+                          "train it with train.decay_seeds set, which keeps it")
+
+
+def _finished(run_dir: Path, max_steps: int) -> bool:
+    latest = find_checkpoint(run_dir)
+    return latest is not None and load_checkpoint(latest, weights_only=True).meta["step"] >= max_steps
+
+
+def train_decay_soup(config: Config, bins_dir: Path | str, run_dir: Path | str, tokenizer_dir: Path | str | None = None,
+                     console=print) -> Path:
+    """Trains each branch of the finished RUN's decay and writes RUN-soup; returns RUN-soup."""
+    from training.merge import average_runs
+    from training.train import dist_info, pretrain
+
+    run_dir = Path(run_dir)
+    start = decay_start_checkpoint(config, run_dir)
+    members = [run_dir]
+    for seed in config.train.decay_seeds:
+        branch = branch_dir(run_dir, seed)
+        if not _finished(branch, config.train.max_steps):
+            if find_checkpoint(branch) is None:  # a fresh branch: the trunk's state at the decay's start
+                shutil.rmtree(branch, ignore_errors=True)
+                (branch / "checkpoints").mkdir(parents=True)
+                shutil.copytree(start, branch / "checkpoints" / start.name)
+                write_text(branch / "checkpoints" / "latest", start.name + "\n")
+                if (run_dir / "metrics.jsonl").is_file():  # the trunk's curve up to here, as the branch's beginning
+                    shutil.copy(run_dir / "metrics.jsonl", branch / "metrics.jsonl")
+            console(f"decay with seed {seed} -> {branch}")
+            pretrain(branch_config(config, seed), bins_dir, branch, tokenizer_dir=tokenizer_dir, resume=True, console=console)
+        members.append(branch)
+    soup = soup_dir(run_dir)
+    if dist_info()[0] == 0:
+        shutil.rmtree(soup, ignore_errors=True)
+        average_runs(members, soup)
+        if (run_dir / "metrics.jsonl").is_file():  # the trunk's curve stands for the soup's (reports, model card)
+            shutil.copy(run_dir / "metrics.jsonl", soup / "metrics.jsonl")
+        console(f"soup of {len(members)} decays -> {soup}")
+    return soup
