@@ -108,6 +108,18 @@ def test_the_pretrainings_decay_data_mix_is_not_carried_into_the_sft_config():
     assert parse_config(config.model_dump(mode="json")) == config
 
 
+def test_sft_document_attention_applies_to_the_sft_only():
+    from training.config import load_config
+    from training.sft import sft_config
+
+    base = load_config("polski-tiny", {"sft": {"document_attention": True}})
+    assert base.train.document_attention is False and sft_config(base).train.document_attention is True
+    shared = load_config("polski-tiny", {"train": {"document_attention": True}})
+    assert sft_config(shared).train.document_attention is True
+    off = load_config("polski-tiny", {"train": {"document_attention": True}, "sft": {"document_attention": False}})
+    assert off.train.document_attention is True and sft_config(off).train.document_attention is False
+
+
 def test_frozen_embeddings_keep_every_row_but_the_chat_markers(tiny_run, tmp_path):
     import torch
 

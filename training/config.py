@@ -216,6 +216,9 @@ class SFTConfig(Strict):
     # true: the (tied) embedding keeps its pretrained rows, all but the chat markers' (pretraining never trained those):
     # the output distribution over ordinary words stays the pretrained one while the blocks learn the chat form
     freeze_embeddings: bool = False
+    # None keeps train.document_attention; true: each conversation packed into a row attends only to itself, as in
+    # chat, while pretraining keeps the fused causal kernel
+    document_attention: bool | None = None
 
 
 class EvalConfig(Strict):

@@ -127,7 +127,7 @@ def build_sft_rows(tokenizer, sources, row_len: int, system: str | None, seed: i
 
 
 def sft_config(config: Config) -> Config:
-    """The pretraining config with the [sft] overrides applied (lr, steps, batch, warm-up, weight decay)."""
+    """The pretraining config with the [sft] overrides applied (lr, steps, batch, warm-up, weight decay, attention)."""
     from training.tokenizer import SPECIAL
 
     s = config.sft
@@ -136,13 +136,14 @@ def sft_config(config: Config) -> Config:
         optim.update(schedule="wsd", decay_fraction=1.0)
     if s.weight_decay is not None:
         optim["weight_decay"] = s.weight_decay
+    document_attention = config.train.document_attention if s.document_attention is None else s.document_attention
     return config.model_copy(update={
         "optim": config.optim.model_copy(update=optim),
         "train": config.train.model_copy(update={"max_steps": s.max_steps, "micro_batch_size": s.micro_batch_size,
                                                    "grad_accum_steps": 1, "decay_source_weights": {}, "decay_seeds": [],
                                                    "eval_interval": max(1, s.max_steps // 4),
                                                    "checkpoint_interval": max(1, s.max_steps // 2),
-                                                   "sample_prompts": [],
+                                                   "sample_prompts": [], "document_attention": document_attention,
                                                    "trainable_embedding_rows": [SPECIAL["im_start"], SPECIAL["im_end"]]
                                                    if s.freeze_embeddings else None}),
     })
