@@ -56,8 +56,8 @@ def plan(config: Config, config_path: Path, host: str | None, register: bool) ->
         Stage("tokenizer", p.tokenizer / "tokenizer.model", ["corpus"], c["tokenizer"], lambda: steps.tokenizer(config)),
         # train.src.npy, not manifest.json: bins made before document sources were recorded are made again
         Stage("bins", p.bins / "train.src.npy", ["corpus", "tokenizer"], {}, lambda: steps.bins(config)),
-        Stage("train", pretrained_run(config) / "checkpoints" / "latest", ["bins"], {k: c[k] for k in ("model", "optim", "train")},
-              lambda: steps.train(config)),
+        Stage("train", pretrained_run(config) / "checkpoints" / "latest", ["bins"],
+              {k: c[k] for k in ("model", "optim", "train")}, lambda: steps.train(config)),
         Stage("sft", p.sft / "checkpoints" / "latest", ["train"], c["sft"], lambda: steps.sft(config)),
         Stage("eval", p.eval / "eval.json", ["sft"], c["eval"], lambda: steps.evaluate(config)),
         Stage("export", p.gguf(config.model.name), ["sft"], c["export"], lambda: steps.export(config)),

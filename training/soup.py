@@ -8,11 +8,12 @@ from its last checkpoint, and a finished one is kept.
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 from training.atomic import write_text
-from training.checkpoint import find_checkpoint, load_checkpoint, step_dir_name
+from training.checkpoint import META_FILE, find_checkpoint, step_dir_name
 from training.config import Config
 from training.errors import CheckpointError
 
@@ -43,7 +44,7 @@ def decay_start_checkpoint(config: Config, run_dir: Path) -> Path:
 
     name = step_dir_name(decay_start(config.optim, config.train.max_steps))
     for candidate in (run_dir / DECAY_START / "checkpoints" / name, run_dir / "checkpoints" / name):
-        if (candidate / "meta.json").is_file():
+        if (candidate / META_FILE).is_file():
             return candidate
     raise CheckpointError(f"{run_dir} has no checkpoint {name} (the decay's start) in {DECAY_START}/ or checkpoints/: "
                           "train it with train.decay_seeds set, which keeps it")
@@ -51,7 +52,7 @@ def decay_start_checkpoint(config: Config, run_dir: Path) -> Path:
 
 def _finished(run_dir: Path, max_steps: int) -> bool:
     latest = find_checkpoint(run_dir)
-    return latest is not None and load_checkpoint(latest, weights_only=True).meta["step"] >= max_steps
+    return latest is not None and json.loads((latest / META_FILE).read_text())["step"] >= max_steps
 
 
 def train_decay_soup(config: Config, bins_dir: Path | str, run_dir: Path | str, tokenizer_dir: Path | str | None = None,
