@@ -54,11 +54,10 @@ def average_weights(states: list[dict]) -> dict:
     return {name: (sum(s[name].float() for s in states) / k).to(t.dtype) for name, t in last.items()}
 
 
-def _write_run(out: Path | str, source_run: Path, weights: dict, meta: dict) -> Path:
-    """OUT as a run whose one checkpoint holds `weights`, with SOURCE_RUN's config and tokenizer."""
+def _write_run(out: Path | str, source, weights: dict, meta: dict) -> Path:
+    """OUT as a run whose one checkpoint holds `weights`, with the config and tokenizer of SOURCE (`load_source`)."""
     from training.train import prepare_run_dir
 
-    source = load_source(source_run)  # its config and tokenizer, found as `polski export` finds them
     prepare_run_dir(Path(out), source.config, source.tokenizer_dir)
     step = meta.pop("step")
     return save_checkpoint(out, step, weights, {}, meta, keep_last=1)
@@ -72,10 +71,11 @@ def merge_runs(base: Path | str, tuned: Path | str, out: Path | str, base_share:
         raise CheckpointError(f"{out} already has checkpoints: choose a new --out")
     a = load_checkpoint(base, weights_only=True)
     b = load_checkpoint(tuned, weights_only=True)
-    tokenizer = Tokenizer.load(load_source(b.path).tokenizer_dir)
+    source = load_source(b.path)  # the tuned run's config and tokenizer, found as `polski export` finds them
+    tokenizer = Tokenizer.load(source.tokenizer_dir)
     merged = merge_weights(a.model_state, b.model_state, base_share, [tokenizer.im_start_id, tokenizer.im_end_id])
     meta = {**b.meta, "merged": {"base": str(a.path), "tuned": str(b.path), "base_share": base_share}}
-    return _write_run(out, b.path, merged, meta)
+    return _write_run(out, source, merged, meta)
 
 
 def average_runs(runs: list[Path | str], out: Path | str) -> Path:
@@ -87,4 +87,4 @@ def average_runs(runs: list[Path | str], out: Path | str) -> Path:
     checkpoints = [load_checkpoint(r, weights_only=True) for r in runs]
     averaged = average_weights([c.model_state for c in checkpoints])
     meta = {**checkpoints[-1].meta, "merged": {"average_of": [str(c.path) for c in checkpoints]}}
-    return _write_run(out, checkpoints[-1].path, averaged, meta)
+    return _write_run(out, load_source(checkpoints[-1].path), averaged, meta)
