@@ -151,13 +151,18 @@ def load_checkpoint(path: Path | str, which: str = "latest", weights_only: bool 
     step_dir = find_checkpoint(path, which)
     if step_dir is None:
         raise CheckpointError(f"no checkpoint in {path}: train first (`polski train`), or give a step dir")
-    try:
-        meta = json.loads((step_dir / META_FILE).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{step_dir / META_FILE} is unreadable ({err}): resume from an older step dir") from None
+    meta = read_meta(step_dir)
     model_state = load_weights(step_dir / MODEL_FILE)
     train_state = None if weights_only else load_state(step_dir / STATE_FILE)
     return Checkpoint(step_dir, meta, model_state, train_state)
+
+
+def read_meta(step_dir: Path) -> dict:
+    """A step dir's meta.json (step, tokens seen, losses, config) without loading its tensors."""
+    try:
+        return json.loads((step_dir / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise CheckpointError(f"{step_dir / META_FILE} is unreadable ({err}): resume from an older step dir") from None
 
 
 def load_weights(path: Path) -> dict[str, torch.Tensor]:

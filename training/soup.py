@@ -8,12 +8,11 @@ from its last checkpoint, and a finished one is kept.
 """
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 from training.atomic import write_text
-from training.checkpoint import META_FILE, find_checkpoint, step_dir_name
+from training.checkpoint import META_FILE, find_checkpoint, read_meta, step_dir_name
 from training.config import Config
 from training.errors import CheckpointError
 
@@ -31,6 +30,15 @@ def soup_dir(run_dir: Path) -> Path:
 def pretrained_run(config: Config) -> Path:
     """The run the SFT starts from: the soup when the config makes one."""
     return soup_dir(config.paths.run) if config.train.decay_seeds else config.paths.run
+
+
+def training_seconds(run_dir: Path, seeds: list[int]) -> tuple[float, list[float]]:
+    """Seconds the trunk and each branch trained, first to last record of each stretch (process starts and the first
+    step's compilation not counted); a branch's metrics open with the trunk's copied records, which are left out."""
+    from training.metrics import read_metrics, segment_seconds
+
+    trunk = sum(segment_seconds(read_metrics(run_dir / "metrics.jsonl")))
+    return trunk, [sum(segment_seconds(read_metrics(branch_dir(run_dir, s) / "metrics.jsonl"))[1:]) for s in seeds]
 
 
 def branch_config(config: Config, seed: int) -> Config:
@@ -52,7 +60,7 @@ def decay_start_checkpoint(config: Config, run_dir: Path) -> Path:
 
 def _finished(run_dir: Path, max_steps: int) -> bool:
     latest = find_checkpoint(run_dir)
-    return latest is not None and json.loads((latest / META_FILE).read_text())["step"] >= max_steps
+    return latest is not None and read_meta(latest)["step"] >= max_steps
 
 
 def train_decay_soup(config: Config, bins_dir: Path | str, run_dir: Path | str, tokenizer_dir: Path | str | None = None,

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 
 from training.atomic import write_text
-from training.checkpoint import find_checkpoint, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from training.checkpoint import (find_checkpoint, load_checkpoint, read_meta, rng_state, save_checkpoint,
+                                 set_rng_state)
 from training.config import Config, dump_config
 from training.evals.bpb import bpb_from_loss
 from training.errors import CheckpointError, ConfigError, DataError, PolskiError
@@ -182,6 +183,15 @@ def train(
     ckpt_dir = find_checkpoint(run_dir) if resume else None
     if not resume and find_checkpoint(run_dir) is not None:
         raise CheckpointError(f"{run_dir} already has checkpoints: pass --resume to continue it, or choose a new --out")
+    done = read_meta(ckpt_dir) if ckpt_dir is not None else None
+    if done is not None and "merged" in done:
+        raise CheckpointError(f"{ckpt_dir} is a merge of runs (`polski merge`) and has no optimizer state to resume: "
+                              "start a new run from it with --init-from")
+    if done is not None and done["step"] >= t.max_steps:
+        # finished: nothing to train, no engine to build, and nothing in RUN_DIR is rewritten
+        console(f"{run_dir} is at step {done['step']} of {t.max_steps}: nothing to train")
+        return {"step": done["step"], "tokens_seen": done["tokens_seen"], "loss": math.nan,
+                "val_loss": done.get("val_loss"), "best_val_loss": done.get("best_val_loss")}
     model = GPT(config.model)
     started_from = None  # the step dir whose weights began the run, kept in every checkpoint's meta
     if init_from is not None and ckpt_dir is None:
@@ -198,9 +208,6 @@ def train(
     if ckpt_dir is not None:
         ckpt = load_checkpoint(ckpt_dir)
         _check_same_model(ckpt.meta, config, ckpt.path)
-        if "merged" in ckpt.meta:
-            raise CheckpointError(f"{ckpt.path} is a merge of two runs (`polski merge`) and has no optimizer state to resume: "
-                                  "start a new run from it with --init-from")
         if ckpt.train_state.get("engine", {}).get("engine") != t.engine:
             raise CheckpointError(f"{ckpt.path} was written by the {ckpt.meta.get('engine')} engine: resume with the same train.engine")
         engine.load_model_state_dict(ckpt.model_state)
@@ -212,10 +219,6 @@ def train(
         last_val = ckpt.meta.get("val_loss")
         started_from = ckpt.meta.get("init_from")
         guard_history = ckpt.train_state.get("guard", ())
-        if step >= t.max_steps:  # finished: nothing to train, and nothing in RUN_DIR is rewritten
-            console(f"{run_dir} is at step {step} of {t.max_steps}: nothing to train")
-            return {"step": step, "tokens_seen": tokens_seen, "loss": math.nan, "val_loss": last_val,
-                    "best_val_loss": None if math.isinf(best_val) else best_val}
 
     writer = None
     tokenizer = None

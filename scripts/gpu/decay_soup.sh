@@ -44,12 +44,11 @@ rm -rf "$out/eval-run-soup"
 evaluate run-soup
 wait
 python3 "$here/pick_sft.py" "$work" "$out" --keep 0 --evals "eval-run*" --table soup.md
-python3 - "$work" "$@" >> "$out/soup.md" <<'PY'  # the soup's training time (a branch's file starts with the trunk's)
+python3 - "$work" "$@" >> "$out/soup.md" <<'PY'
 import sys
-from training.metrics import read_metrics, segment_seconds
-work, seeds = sys.argv[1], sys.argv[2:]
-trunk = sum(segment_seconds(read_metrics(f"{work}/run/metrics.jsonl")))
-branches = [sum(segment_seconds(read_metrics(f"{work}/run-seed{s}/metrics.jsonl"))[1:]) for s in seeds]
+from pathlib import Path
+from training.soup import training_seconds
+trunk, branches = training_seconds(Path(sys.argv[1]) / "run", [int(s) for s in sys.argv[2:]])
 print(f"\nTraining time, first to last record of each stretch (process starts and first-step compilations not counted): "
       f"trunk {trunk:.0f} s + branches {' + '.join(f'{b:.0f}' for b in branches)} s = {trunk + sum(branches):.0f} s")
 PY

@@ -28,8 +28,9 @@ fi
 evaluate() {  # the pretrained model is evaluated on the same GPU while SFT runs (both are small)
     bash "$(dirname "$0")/eval_model.sh" "$data" "$work" "$work/$1" "$out/eval-$1" "${@:2}" || echo "eval of $1 failed"
 }
-base=$(python3 -c "from training.config import load_config; print('run-soup' if load_config('$config').train.decay_seeds else 'run')")
-evaluate "$base" > "$out/eval-$base.log" 2>&1 &  # with train.decay_seeds the SFT starts from the soup of decays
+base=$(python3 -c "from training.config import load_config; from training.soup import pretrained_run
+print(pretrained_run(load_config('$config')).name)")  # run, or run-soup with train.decay_seeds
+evaluate "$base" > "$out/eval-$base.log" 2>&1 &
 
 start=$(date +%s)
 polski sft --config "$config" --init-from "$work/$base" --out "$work/sft" --source "$data/sft" --bins "$work/bins" \
