@@ -2,6 +2,7 @@
 # Several chat SFTs of one pretrained run, each exported and evaluated (chat tasks included), then ranked.
 # Usage: bash scripts/gpu/sft_sweep.sh DATA WORK OUT NAME:STEPS:LR:MIX[:OPTIONS] ...
 #   OPTIONS, comma-separated: frozen (--freeze-embeddings: only the chat markers' embedding rows learn);
+#   seed=N (train.seed = N: another order of the conversations and other plain-text rows);
 #   from=step-003000 (start from that checkpoint of WORK/run instead of its last one: with [sft] schedule = "linear"
 #   and the pretraining's lr, the SFT replaces the pretraining's decay; the run's [train] keep_last must have kept it:
 #   every variant's start is checked before any work, and a missing one exits 2 naming the kept steps).
@@ -12,6 +13,8 @@
 #   BARS="METRIC<=VALUE;METRIC>=VALUE" and KEEP=N choose which GGUFs come back in OUT (scripts/gpu/pick_sft.py).
 #   MERGES="0.2 0.4" also evaluates each SFT pulled back toward the pretrained run by those shares (`polski merge`),
 #   as variants NAME-b20, NAME-b40.
+#   AVERAGES="NAME=MEMBER+MEMBER ..." evaluates each uniform average of tuned variants as variant NAME (a soup of SFTs,
+#   `polski merge --average`); a MEMBER is a variant's name, or NAME@step-000900 for one of its kept checkpoints.
 set -euo pipefail
 data=$1 work=$2 out=$3
 shift 3
@@ -21,16 +24,18 @@ polski() { python3 -m training.cli "$@"; }
 source "$(dirname "$0")/fresh_eval.sh"
 mkdir -p "$out"
 bash "$(dirname "$0")/unpack_bins.sh" "$data" "$work"
+config_path=$(python3 -c "from training.config import resolve_config_path; print(resolve_config_path('$config').resolve())")
 
 parse_variant() {  # VARIANT -> name steps lr mix init frozen; exits 2 on an unknown option or a missing checkpoint
     IFS=: read -r name steps lr mix options <<< "$1"
-    init=$work/$base frozen=
+    init=$work/$base frozen= seed=
     IFS=, read -ra option_list <<< "${options:-}"
     for option in "${option_list[@]}"; do
         case $option in
             frozen) frozen=1 ;;
+            seed=*) seed=${option#seed=} ;;
             from=*) init=$work/$base/checkpoints/${option#from=} ;;
-            *) echo "unknown option '$option' in $1: use frozen or from=step-NNNNNN"; exit 2 ;;
+            *) echo "unknown option '$option' in $1: use frozen, seed=N or from=step-NNNNNN"; exit 2 ;;
         esac
     done
     if [ "$init" != "$work/$base" ] && [ ! -f "$init/meta.json" ]; then
@@ -55,8 +60,13 @@ for variant in "$@"; do
         echo "$name: tuned already, evaluating"
     else
         rm -rf "$work/sft-$name"
+        variant_config=$config
+        if [ -n "$seed" ]; then
+            variant_config=$work/sft-$name.toml
+            printf 'extends = "%s"\n\n[train]\nseed = %s\n' "$config_path" "$seed" > "$variant_config"
+        fi
         start=$(date +%s)
-        polski sft --config "$config" --init-from "$init" --out "$work/sft-$name" --source "$data/sft" --bins "$work/bins" \
+        polski sft --config "$variant_config" --init-from "$init" --out "$work/sft-$name" --source "$data/sft" --bins "$work/bins" \
             --max-steps "$steps" --lr "$lr" --pretrain-mix "$mix" ${frozen:+--freeze-embeddings} \
             --heldout-text "$data/eval/ntrex128-pol.jsonl"
         echo "sft $name ($steps steps, lr $lr, mix $mix) wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
@@ -71,6 +81,18 @@ for variant in "$@"; do
         polski export "$work/sft-$merged" --out "$work/$merged.gguf" --dtype q8_0 --force
         evaluate "sft-$merged" "sft-$merged" --chat-tasks "$data/eval/ntrex128-pol.jsonl" > "$out/eval-sft-$merged.log" 2>&1 &
     done
+done
+for average in ${AVERAGES:-}; do
+    name=${average%%=*} members=()
+    IFS=+ read -ra member_list <<< "${average#*=}"
+    for m in "${member_list[@]}"; do
+        if [[ $m == *@* ]]; then members+=("$work/sft-${m%@*}/checkpoints/${m#*@}"); else members+=("$work/sft-$m"); fi
+    done
+    fresh_eval "$work/sft-$name" "$out/eval-sft-$name" && { echo "$name: evaluated already"; continue; }
+    rm -rf "$work/sft-$name"
+    polski merge "${members[@]}" --out "$work/sft-$name" --average
+    polski export "$work/sft-$name" --out "$work/$name.gguf" --dtype q8_0 --force
+    evaluate "sft-$name" "sft-$name" --chat-tasks "$data/eval/ntrex128-pol.jsonl" > "$out/eval-sft-$name.log" 2>&1 &
 done
 wait
 
