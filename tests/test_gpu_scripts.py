@@ -235,7 +235,7 @@ def test_a_soup_of_decays_branches_at_the_decay_averages_the_ends_and_tunes_the_
     config.write_text(dump_config(load_config("polski-tiny", {
         "optim": {"schedule": "wsd", "decay_fraction": 0.5, "warmup_steps": 1},
         "train": {"max_steps": 6, "checkpoint_interval": 3, "eval_interval": 6, "sample_tokens": 0, "micro_batch_size": 2},
-        "sft": {"max_steps": 2}})))
+        "sft": {"max_steps": 2, "seeds": [3]}})))
     work, out = tmp_path / "work", tmp_path / "out"
     _run_script("train_polski_mini.sh", data, work, out, POLSKI_CONFIG=str(config), STAGES="pretrain")
     _run_script("decay_soup.sh", data, work, out, 7, 8, POLSKI_CONFIG=str(config))
@@ -261,7 +261,11 @@ def test_a_soup_of_decays_branches_at_the_decay_averages_the_ends_and_tunes_the_
     assert 0 < branch_s[0] < trunk_s + branch_s[0] and f"= {trunk_s + sum(branch_s):.0f} s" in table
     assert (out / "metrics-run-seed8.jsonl").is_file() and "decay branches (seeds 7 8)" in (out / "timing.txt").read_text()
 
-    _run_script("sft_sweep.sh", data, work, out, "souped:2:5e-5:0", POLSKI_CONFIG=str(config), BASE="run-soup", KEEP="0")
+    # a variant's seed may be one of the decay's (WORK/soup.toml has decay_seeds = [7, 8]); a variant is one SFT, not
+    # the config's soup of SFTs
+    _run_script("sft_sweep.sh", data, work, out, "souped:2:5e-5:0:seed=7", POLSKI_CONFIG=str(work / "soup.toml"),
+                BASE="run-soup", KEEP="0")
+    assert "seed = 7" in (work / "sft-souped" / "config.toml").read_text() and not (work / "sft-souped-seed3").exists()
     assert load_checkpoint(work / "sft-souped", weights_only=True).meta["init_from"].startswith(str((work / "run-soup").resolve()))
     assert (out / "eval-sft-souped" / "eval.json").is_file()
 

@@ -10,6 +10,7 @@ from training.config import dump_config, load_config
 from training.errors import CheckpointError, ConfigError
 from training.merge import average_runs
 from training.metrics import latest_per_step, read_metrics
+from training.soup import sft_member_dir
 
 SOUP = {"optim": {"schedule": "wsd", "decay_fraction": 0.5, "warmup_steps": 1},
         "train": {"max_steps": 6, "checkpoint_interval": 100, "eval_interval": 2, "keep_last": 1, "sample_tokens": 0,
@@ -98,3 +99,44 @@ def test_a_soup_needs_wsd_distinct_seeds_and_a_decay_start(inputs, tmp_path):
     with pytest.raises(ConfigError, match="at least two runs"):
         average_runs([plain], tmp_path / "one")
     assert main(["merge", str(plain), str(plain), str(plain), "--out", str(tmp_path / "m"), "--base-share", "0.5"]) != 0
+
+
+def test_sft_seeds_tune_once_per_seed_and_average_the_ends(tiny_run, tmp_path):
+    """sft.seeds: `polski sft` and the pipeline's stage tune the pretrained model once per seed, each as SFT_DIR-seedS,
+    and write their uniform average as SFT_DIR; a second call tunes nothing again."""
+    import shutil
+
+    from training import pipeline_steps
+
+    pretrained, chats = tiny_run.parent / "pretrain", tiny_run.parent / "sft.jsonl"
+    config_path = tmp_path / "sft-soup.toml"
+    config = load_config("polski-tiny", {"sft": {"sources": [str(chats)], "max_steps": 4, "micro_batch_size": 4,
+                                                   "lr": 1e-3, "seeds": [7]}})
+    config_path.write_text(dump_config(config))
+    out = tmp_path / "sft"
+    assert main(["sft", "--config", str(config_path), "--init-from", str(pretrained), "--out", str(out)]) == 0
+    members = [tmp_path / f"sft-seed{s}" for s in (config.train.seed, 7)]
+    states = [load_checkpoint(m, weights_only=True).model_state for m in members]
+    soup = load_checkpoint(out, weights_only=True)
+    assert soup.meta["step"] == 4 and len(soup.meta["merged"]["average_of"]) == 2
+    assert "seed = 7" in (members[1] / "config.toml").read_text()
+    assert not torch.equal(states[0]["layers.0.attention.wq.weight"], states[1]["layers.0.attention.wq.weight"])
+    for name, t in soup.model_state.items():
+        torch.testing.assert_close(t.float(), (states[0][name].float() + states[1][name].float()) / 2)
+    assert (out / "metrics.jsonl").read_text() == (members[0] / "metrics.jsonl").read_text()
+
+    tuned = [(m / "checkpoints" / "latest").stat().st_mtime_ns for m in members]
+    assert main(["sft", "--config", str(config_path), "--init-from", str(pretrained), "--out", str(out)]) == 0
+    assert [(m / "checkpoints" / "latest").stat().st_mtime_ns for m in members] == tuned
+
+    piped = config.model_copy(update={"paths": config.paths.model_copy(update={"work_dir": tmp_path / "work"})})
+    shutil.copytree(pretrained, piped.paths.run)
+    shutil.copytree(tiny_run.parent / "bins", piped.paths.bins)
+    pipeline_steps.sft(piped)
+    assert len(load_checkpoint(piped.paths.sft, weights_only=True).meta["merged"]["average_of"]) == 2
+    assert find_checkpoint(sft_member_dir(piped.paths.sft, 7)) is not None
+
+    with pytest.raises(ConfigError, match=r"sft.seeds \[7, 7\] must differ from each other and from train.seed"):
+        load_config("polski-tiny", {"sft": {"seeds": [7, 7]}})
+    with pytest.raises(ConfigError, match="its own data order"):
+        load_config("polski-tiny", {"sft": {"seeds": [config.train.seed]}})

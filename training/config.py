@@ -219,6 +219,9 @@ class SFTConfig(Strict):
     # None keeps train.document_attention; true: each conversation packed into a row attends only to itself, as in
     # chat, while pretraining keeps the fused causal kernel
     document_attention: bool | None = None
+    # a soup of SFTs: the SFT again once per seed here (another order of conversations and plain-text rows), each as
+    # SFT_DIR-seedS beside the one with train.seed, and their uniform average as the model (training/soup.py)
+    seeds: list[int] = []
 
 
 class EvalConfig(Strict):
@@ -312,6 +315,9 @@ class Config(Strict):
         if len(set(self.train.decay_seeds) | {self.train.seed}) != len(self.train.decay_seeds) + 1:
             raise ValueError(f"train.decay_seeds {self.train.decay_seeds} must differ from each other and from "
                              f"train.seed ({self.train.seed}): each replay needs its own batch order")
+        if len(set(self.sft.seeds) | {self.train.seed}) != len(self.sft.seeds) + 1:
+            raise ValueError(f"sft.seeds {self.sft.seeds} must differ from each other and from train.seed "
+                             f"({self.train.seed}): each SFT of the soup needs its own data order")
         if self.train.decay_source_weights and self.optim.schedule != "wsd":
             raise ValueError(f'train.decay_source_weights needs optim.schedule = "wsd" (it is "{self.optim.schedule}"): '
                              'only WSD has a decay phase to switch the data mix at')

@@ -47,6 +47,11 @@ def sft(config: Config) -> None:
         shutil.copytree(pretrained, config.paths.sft)
         return
     out = config.paths.sft
+    if config.sft.seeds:
+        from training.soup import train_sft_soup
+
+        train_sft_soup(config, pretrained, out, bins_dir=config.paths.bins)
+        return
     run_sft(config, pretrained, out, bins_dir=config.paths.bins, resume=find_checkpoint(out) is not None)
 
 

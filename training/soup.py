@@ -1,4 +1,6 @@
-"""A soup of WSD decays: the pretrained run's decay replayed from its first step with other batch orders, and the
+"""Soups: uniform averages of models trained from one start with other data orders.
+
+A soup of WSD decays: the pretrained run's decay replayed from its first step with other batch orders, and the
 uniform average of every decay's end (train.decay_seeds; docs/training.md, "A soup of decays").
 
 The trunk keeps its decay's first checkpoint in RUN/decay-start (the trainer writes it there when decay_seeds is
@@ -93,3 +95,33 @@ def train_decay_soup(config: Config, bins_dir: Path | str, run_dir: Path | str, 
             shutil.copy(run_dir / "metrics.jsonl", soup / "metrics.jsonl")
         console(f"soup of {len(members)} decays -> {soup}")
     return soup
+
+
+def sft_member_dir(sft_dir: Path, seed: int) -> Path:
+    return sft_dir.with_name(f"{sft_dir.name}-seed{seed}")
+
+
+def train_sft_soup(config: Config, init_from: Path | str, sft_dir: Path | str, *, bins_dir: Path | str | None = None,
+                   tokenizer_dir: Path | str | None = None, console=print) -> Path:
+    """Tunes INIT_FROM once per seed (train.seed, then sft.seeds) and writes their average to SFT_DIR; returns it."""
+    from training.merge import average_runs
+    from training.sft import run_sft
+
+    sft_dir = Path(sft_dir)
+    members = []
+    for seed in [config.train.seed, *config.sft.seeds]:
+        member = sft_member_dir(sft_dir, seed)
+        if not _finished(member, config.sft.max_steps):
+            console(f"SFT with seed {seed} -> {member}")
+            seeded = config.model_copy(update={"train": config.train.model_copy(update={"seed": seed}),
+                                               "sft": config.sft.model_copy(update={"seeds": []})})
+            run_sft(seeded, init_from, member, bins_dir=bins_dir, tokenizer_dir=tokenizer_dir,
+                    resume=find_checkpoint(member) is not None, console=console)
+        members.append(member)
+    shutil.rmtree(sft_dir, ignore_errors=True)
+    average_runs(members, sft_dir)
+    for record in ("metrics.jsonl", "samples.jsonl"):  # the first member's curve and samples stand for the soup's
+        if (members[0] / record).is_file():
+            shutil.copy(members[0] / record, sft_dir / record)
+    console(f"soup of {len(members)} SFTs -> {sft_dir}")
+    return sft_dir

@@ -2,7 +2,7 @@
 # Several chat SFTs of one pretrained run, each exported and evaluated (chat tasks included), then ranked.
 # Usage: bash scripts/gpu/sft_sweep.sh DATA WORK OUT NAME:STEPS:LR:MIX[:OPTIONS] ...
 #   OPTIONS, comma-separated: frozen (--freeze-embeddings: only the chat markers' embedding rows learn);
-#   seed=N (train.seed = N: another order of the conversations and other plain-text rows);
+#   seed=N (train.seed = N: another order of the conversations and other plain-text rows; any N but train.seed);
 #   from=step-003000 (start from that checkpoint of WORK/run instead of its last one: with [sft] schedule = "linear"
 #   and the pretraining's lr, the SFT replaces the pretraining's decay; the run's [train] keep_last must have kept it:
 #   every variant's start is checked before any work, and a missing one exits 2 naming the kept steps).
@@ -60,11 +60,10 @@ for variant in "$@"; do
         echo "$name: tuned already, evaluating"
     else
         rm -rf "$work/sft-$name"
-        variant_config=$config
-        if [ -n "$seed" ]; then
-            variant_config=$work/sft-$name.toml
-            printf 'extends = "%s"\n\n[train]\nseed = %s\n' "$config_path" "$seed" > "$variant_config"
-        fi
+        # one SFT per variant (sft.seeds, a soup of SFTs, is what AVERAGES measures); the decay's seeds mean nothing here
+        variant_config=$work/sft-$name.toml
+        printf 'extends = "%s"\n\n[train]\ndecay_seeds = []\n%s\n[sft]\nseeds = []\n' "$config_path" \
+            "${seed:+seed = $seed}" > "$variant_config"
         start=$(date +%s)
         polski sft --config "$variant_config" --init-from "$init" --out "$work/sft-$name" --source "$data/sft" --bins "$work/bins" \
             --max-steps "$steps" --lr "$lr" --pretrain-mix "$mix" ${frozen:+--freeze-embeddings} \
