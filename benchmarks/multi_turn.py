@@ -1,0 +1,74 @@
+"""Does a chat model answer each turn of a conversation, or repeat an earlier reply? Through Ollama's chat API.
+
+Each model holds the conversation of scripts/purple_screenshot.py (three prompts, each sent with the whole history,
+as Purple sends it) once per seed, temperature 0.3, at most 120 tokens a reply. A reply from the second turn on
+echoes when at least 80% of its word 3-grams (or, under three words, the whole reply) occur in one earlier reply.
+
+    python benchmarks/multi_turn.py --models polski-mini cand --seeds 1 2 3 4 5 --out benchmarks/results/multi_turn
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from provenance import provenance, write_results
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+
+
+def grams(text: str, n: int = 3) -> set[tuple[str, ...]]:
+    words = text.lower().split()
+    return {tuple(words)} if len(words) < n else {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+
+
+def echoes(reply: str, earlier: list[str], share: float = 0.8) -> bool:
+    mine = grams(reply)
+    return bool(mine) and any(len(mine & grams(e)) >= share * len(mine) for e in earlier)
+
+
+def conversation(client, model: str, prompts: list[str], seed: int) -> list[str]:
+    messages, replies = [], []
+    for prompt in prompts:
+        messages.append({"role": "user", "content": prompt})
+        reply = client.chat(model=model, messages=messages,
+                            options={"seed": seed, "temperature": 0.3, "num_predict": 120}).message.content
+        messages.append({"role": "assistant", "content": reply})
+        replies.append(reply)
+    return replies
+
+
+def main() -> None:
+    import ollama
+
+    from purple_screenshot import PROMPTS
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--models", nargs="+", required=True, help="Ollama model names")
+    p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
+    p.add_argument("--host", help="Ollama server (default: OLLAMA_HOST or localhost)")
+    p.add_argument("--out", type=Path, required=True, help="OUT.json and OUT.md are written")
+    args = p.parse_args()
+
+    client = ollama.Client(host=args.host)
+    table: dict[str, dict] = {}
+    for model in args.models:
+        runs = {seed: conversation(client, model, PROMPTS, seed) for seed in args.seeds}
+        echoed = [[echoes(r[i], r[:i]) for i in range(1, len(r))] for r in runs.values()]
+        table[model] = {"conversations": len(runs), "later_replies": sum(map(len, echoed)),
+                        "echoing": sum(map(sum, echoed)), "last_replies": {str(s): r[-1] for s, r in runs.items()}}
+
+    versions = {"ollama": subprocess.run(["ollama", "--version"], capture_output=True, text=True).stdout.strip()}
+    result = {**provenance("multi_turn", versions), "seeds": args.seeds, "models": table}
+    lines = [f"# Multi-turn: the screenshot's three prompts as one conversation, seeds {', '.join(map(str, args.seeds))}, "
+             "temperature 0.3, Ollama", "", f"`{result['command']}`, {result['date']}, {result['device']}", "",
+             "| model | conversations | replies after the first | echoing an earlier reply |", "|---|---:|---:|---:|"]
+    for model, s in table.items():
+        lines.append(f"| {model} | {s['conversations']} | {s['later_replies']} | {s['echoing']} |")
+    write_results(args.out, result, lines)
+
+
+if __name__ == "__main__":
+    main()
