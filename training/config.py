@@ -312,12 +312,10 @@ class Config(Strict):
         if self.train.decay_seeds and self.optim.schedule != "wsd":
             raise ValueError(f'train.decay_seeds needs optim.schedule = "wsd" (it is "{self.optim.schedule}"): '
                              'only WSD has a decay to replay')
-        if len(set(self.train.decay_seeds) | {self.train.seed}) != len(self.train.decay_seeds) + 1:
-            raise ValueError(f"train.decay_seeds {self.train.decay_seeds} must differ from each other and from "
-                             f"train.seed ({self.train.seed}): each replay needs its own batch order")
-        if len(set(self.sft.seeds) | {self.train.seed}) != len(self.sft.seeds) + 1:
-            raise ValueError(f"sft.seeds {self.sft.seeds} must differ from each other and from train.seed "
-                             f"({self.train.seed}): each SFT of the soup needs its own data order")
+        for key, seeds, why in (("train.decay_seeds", self.train.decay_seeds, "each replay needs its own batch order"),
+                                ("sft.seeds", self.sft.seeds, "each SFT of the soup needs its own data order")):
+            if len(set(seeds) | {self.train.seed}) != len(seeds) + 1:
+                raise ValueError(f"{key} {seeds} must differ from each other and from train.seed ({self.train.seed}): {why}")
         if self.train.decay_source_weights and self.optim.schedule != "wsd":
             raise ValueError(f'train.decay_source_weights needs optim.schedule = "wsd" (it is "{self.optim.schedule}"): '
                              'only WSD has a decay phase to switch the data mix at')
