@@ -129,7 +129,7 @@ def test_sft_seeds_tune_once_per_seed_and_average_the_ends(tiny_run, tmp_path):
     assert main(["sft", "--config", str(config_path), "--init-from", str(pretrained), "--out", str(out)]) == 0
     assert [(m / "checkpoints" / "latest").stat().st_mtime_ns for m in members] == tuned
 
-    piped = config.model_copy(update={"paths": config.paths.model_copy(update={"work_dir": tmp_path / "work"})})
+    piped = config.model_copy(update={"paths": config.paths.model_copy(update={"work_dir": str(tmp_path / "work")})})
     shutil.copytree(pretrained, piped.paths.run)
     shutil.copytree(tiny_run.parent / "bins", piped.paths.bins)
     pipeline_steps.sft(piped)
