@@ -38,8 +38,7 @@ def train(config: Config) -> None:
 
 def sft(config: Config) -> None:
     from training.checkpoint import find_checkpoint
-    from training.sft import run_sft
-    from training.soup import pretrained_run
+    from training.soup import pretrained_run, run_chat_sft
 
     pretrained = pretrained_run(config)
     if not config.sft.sources:  # no chat data: the pretrained run is the model
@@ -47,12 +46,7 @@ def sft(config: Config) -> None:
         shutil.copytree(pretrained, config.paths.sft)
         return
     out = config.paths.sft
-    if config.sft.seeds:
-        from training.soup import train_sft_soup
-
-        train_sft_soup(config, pretrained, out, bins_dir=config.paths.bins)
-        return
-    run_sft(config, pretrained, out, bins_dir=config.paths.bins, resume=find_checkpoint(out) is not None)
+    run_chat_sft(config, pretrained, out, bins_dir=config.paths.bins, resume=find_checkpoint(out) is not None)
 
 
 def evaluate(config: Config) -> None:

@@ -97,6 +97,17 @@ def train_decay_soup(config: Config, bins_dir: Path | str, run_dir: Path | str, 
     return soup
 
 
+def run_chat_sft(config: Config, init_from: Path | str, sft_dir: Path | str, *, bins_dir: Path | str | None = None,
+                 resume: bool = False, console=print) -> dict | None:
+    """The chat SFT the config asks for: one run (its result), or with sft.seeds a soup of runs (None)."""
+    from training.sft import run_sft
+
+    if config.sft.seeds:  # finished members are kept and a cut one resumes, whatever `resume` says
+        train_sft_soup(config, init_from, sft_dir, bins_dir=bins_dir, console=console)
+        return None
+    return run_sft(config, init_from, sft_dir, bins_dir=bins_dir, resume=resume, console=console)
+
+
 def sft_member_dir(sft_dir: Path, seed: int) -> Path:
     return sft_dir.with_name(f"{sft_dir.name}-seed{seed}")
 

@@ -23,17 +23,13 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from training.config import load_config
-    from training.sft import run_sft
+    from training.soup import run_chat_sft
 
     config = load_config(args.config, {"sft": {"sources": args.source, "max_steps": args.max_steps, "lr": args.lr,
                                                  "pretrain_mix": args.pretrain_mix,
                                                  "freeze_embeddings": args.freeze_embeddings},
                                         "train": {"heldout_texts": args.heldout_text}})
-    if config.sft.seeds:  # a soup of SFTs: finished members are kept, a cut one resumes (--resume or not)
-        from training.soup import train_sft_soup
-
-        train_sft_soup(config, args.init_from, args.out, bins_dir=args.bins)
-        return 0
-    result = run_sft(config, args.init_from, args.out, bins_dir=args.bins, resume=args.resume)
-    print(f"done: step {result['step']}, loss {result['loss']:.4f} -> {args.out}")
+    result = run_chat_sft(config, args.init_from, args.out, bins_dir=args.bins, resume=args.resume)
+    if result is not None:
+        print(f"done: step {result['step']}, loss {result['loss']:.4f} -> {args.out}")
     return 0
