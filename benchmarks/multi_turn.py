@@ -1,7 +1,8 @@
 """Does a chat model answer each turn of a conversation, or repeat an earlier reply? Through Ollama's chat API.
 
-Each model holds the conversation of scripts/purple_screenshot.py (three prompts, each sent with the whole history,
-as Purple sends it) once per seed, temperature 0.3, at most 120 tokens a reply. A reply from the second turn on
+Each model holds each conversation (scripts/purple_screenshot.py's three prompts, then the five of
+multi_turn_conversations.json; each prompt sent with the whole history, as Purple sends it) once per seed,
+temperature 0.3, at most 120 tokens a reply. A reply from the second turn on
 echoes when at least 80% of its word 3-grams (or, under three words, the whole reply) occur in one earlier reply.
 
     python benchmarks/multi_turn.py --models polski-mini cand --seeds 1 2 3 4 5 --out benchmarks/results/multi_turn
@@ -9,6 +10,7 @@ echoes when at least 80% of its word 3-grams (or, under three words, the whole r
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +19,7 @@ from provenance import provenance, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
+CONVERSATIONS = Path(__file__).with_name("multi_turn_conversations.json")
 
 
 def grams(text: str, n: int = 3) -> set[tuple[str, ...]]:
@@ -40,33 +43,46 @@ def conversation(client, model: str, prompts: list[str], seed: int) -> list[str]
     return replies
 
 
+def conversations() -> list[list[str]]:
+    from purple_screenshot import PROMPTS
+
+    return [PROMPTS] + json.loads(CONVERSATIONS.read_text(encoding="utf-8"))["conversations"]
+
+
 def main() -> None:
     import ollama
-
-    from purple_screenshot import PROMPTS
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", required=True, help="Ollama model names")
     p.add_argument("--seeds", nargs="+", type=int, default=[1, 2, 3, 4, 5])
     p.add_argument("--host", help="Ollama server (default: OLLAMA_HOST or localhost)")
+    p.add_argument("--only-first", action="store_true", help="only the screenshot's conversation (the 2026-12-03 check)")
     p.add_argument("--out", type=Path, required=True, help="OUT.json and OUT.md are written")
     args = p.parse_args()
 
+    scripts = conversations()[:1] if args.only_first else conversations()
     client = ollama.Client(host=args.host)
     table: dict[str, dict] = {}
     for model in args.models:
-        runs = {seed: conversation(client, model, PROMPTS, seed) for seed in args.seeds}
-        echoed = [[echoes(r[i], r[:i]) for i in range(1, len(r))] for r in runs.values()]
-        table[model] = {"conversations": len(runs), "later_replies": sum(map(len, echoed)),
-                        "echoing": sum(map(sum, echoed)), "last_replies": {str(s): r[-1] for s, r in runs.items()}}
+        runs = {(c, seed): conversation(client, model, prompts, seed)
+                for c, prompts in enumerate(scripts) for seed in args.seeds}
+        echoed = {key: [echoes(r[i], r[:i]) for i in range(1, len(r))] for key, r in runs.items()}
+        table[model] = {"conversations": len(runs), "later_replies": sum(map(len, echoed.values())),
+                        "echoing": sum(map(sum, echoed.values())),
+                        "echoing_by_conversation": [sum(sum(e) for (c, _), e in echoed.items() if c == i)
+                                                    for i in range(len(scripts))],
+                        "echoes": [{"conversation": c, "seed": s, "replies": runs[c, s]}
+                                   for (c, s), e in echoed.items() if any(e)]}
 
     versions = {"ollama": subprocess.run(["ollama", "--version"], capture_output=True, text=True).stdout.strip()}
     result = {**provenance("multi_turn", versions), "seeds": args.seeds, "models": table}
-    lines = [f"# Multi-turn: the screenshot's three prompts as one conversation, seeds {', '.join(map(str, args.seeds))}, "
+    lines = [f"# Multi-turn: {len(scripts)} three-turn conversations, seeds {', '.join(map(str, args.seeds))}, "
              "temperature 0.3, Ollama", "", f"`{result['command']}`, {result['date']}, {result['device']}", "",
-             "| model | conversations | replies after the first | echoing an earlier reply |", "|---|---:|---:|---:|"]
+             "| model | conversations | replies after the first | echoing an earlier reply | echoes per conversation |",
+             "|---|---:|---:|---:|---|"]
     for model, s in table.items():
-        lines.append(f"| {model} | {s['conversations']} | {s['later_replies']} | {s['echoing']} |")
+        lines.append(f"| {model} | {s['conversations']} | {s['later_replies']} | {s['echoing']} | "
+                     f"{' / '.join(map(str, s['echoing_by_conversation']))} |")
     write_results(args.out, result, lines)
 
 

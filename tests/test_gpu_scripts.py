@@ -206,12 +206,13 @@ def test_one_call_experiment_pretrains_then_tunes_evaluates_and_ranks_each_sft_v
     assert missing.returncode == 2 and "early: no checkpoint step-000001" in missing.stdout
     assert "(kept: step-000003 step-000006" in missing.stdout and "keep_last" in missing.stdout
     assert not (work / "sft-fresh").exists()  # checked before any variant was tuned
-    # seed=N tunes with another data order; AVERAGES evaluates soups of tuned variants and of a variant's checkpoints
+    # seed=N tunes with another data order, turns=SHARE with multi-turn chains; AVERAGES evaluates soups of tuned variants and of a variant's checkpoints
     import torch
 
-    _run_script("sft_sweep.sh", data, work, out, *variants, "seeded:2:5e-5:0:seed=9", POLSKI_CONFIG=str(config), KEEP="0",
+    _run_script("sft_sweep.sh", data, work, out, *variants, "seeded:2:5e-5:0:seed=9,turns=0.5", POLSKI_CONFIG=str(config), KEEP="0",
                 AVERAGES="both=gentle+seeded path=mixed@step-000002+mixed")
-    assert "seed = 9" in (work / "sft-seeded" / "config.toml").read_text()
+    seeded_config = (work / "sft-seeded" / "config.toml").read_text()
+    assert "seed = 9" in seeded_config and "multi_turn_share = 0.5" in seeded_config
     state = {name: load_checkpoint(work / f"sft-{name}", weights_only=True).model_state for name in ("gentle", "seeded", "both")}
     key = "layers.0.attention.wq.weight"
     assert not torch.equal(state["gentle"][key], state["seeded"][key])

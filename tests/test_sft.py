@@ -190,3 +190,45 @@ def test_sft_from_a_step_dir_starts_from_those_weights_and_finds_the_run_tokeniz
     elsewhere = shutil.copytree(step, tmp_path / "loose-step")
     with pytest.raises(DataError, match="step dir inside it"):
         run_sft(config, elsewhere, tmp_path / "sft2", console=lambda *_: None)
+
+
+def _write_records(path, n):
+    import json
+
+    rows = [{"instruction": f"Pytanie numer {i}?", "output": f"Odpowiedź numer {i}."} for i in range(n)]
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_chained_conversations_teach_answering_the_last_message(tokenizer, tmp_path):
+    from training.sft import build_sft_rows
+
+    source = _write_records(tmp_path / "sft.jsonl", 60)
+    x, y = build_sft_rows(tokenizer, [source], row_len=256, system=None, seed=3,
+                          multi_turn_share=1.0, multi_turn_max=3)
+    chats = []  # one example per BOS
+    for row in x:
+        starts = [i for i, t in enumerate(row) if t == tokenizer.bos_id] + [len(row)]
+        chats += [tokenizer.decode([int(t) for t in row[a:b] if t != tokenizer.pad_id]) for a, b in zip(starts, starts[1:])]
+    turns = [c.count("<|im_start|>user") for c in chats]
+    assert max(turns) == 3 and min(turns) >= 1 and sum(turns) == 60  # every record used once, chains up to 3
+    for chat in chats:  # each reply answers the question right before it, not an earlier one
+        asked = [q.split("?")[0] for q in chat.split("Pytanie numer ")[1:]]
+        answered = [a.split(".")[0] for a in chat.split("Odpowiedź numer ")[1:]]
+        assert asked == answered
+    learned = tokenizer.decode([int(t) for t in y[y != IGNORE]])
+    assert learned.count("<|im_end|>") == 60  # every reply in a chain is learned, prompts are not
+    assert "Pytanie" not in learned
+
+
+def test_chains_stay_within_a_row_and_no_chains_keep_the_old_rows(tokenizer, tmp_path):
+    from training.sft import build_sft_rows
+
+    source = _write_records(tmp_path / "sft.jsonl", 40)
+    one_turn = build_sft_rows(tokenizer, [source], row_len=48, system="Jesteś pomocny.", seed=5)
+    chained = build_sft_rows(tokenizer, [source], row_len=48, system="Jesteś pomocny.", seed=5,
+                             multi_turn_share=1.0)
+    assert chained[0].shape[0] <= one_turn[0].shape[0]  # nothing truncated away: chains only when they fit
+    assert (chained[1] != IGNORE).sum() == (one_turn[1] != IGNORE).sum()
+    again = build_sft_rows(tokenizer, [source], row_len=48, system="Jesteś pomocny.", seed=5, multi_turn_share=0.0)
+    assert np.array_equal(one_turn[0], again[0])

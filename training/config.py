@@ -222,6 +222,10 @@ class SFTConfig(Strict):
     # a soup of SFTs: the SFT again once per seed here (another order of conversations and plain-text rows), each as
     # SFT_DIR-seedS beside the one with train.seed, and their uniform average as the model (training/soup.py)
     seeds: list[int] = []
+    # share of conversations that open a chain of 2 to multi_turn_max conversations rendered as one multi-turn chat
+    # (the instruction data is single-turn; without chains a tuned model may answer an earlier message again)
+    multi_turn_share: float = Field(0.0, ge=0, le=1)
+    multi_turn_max: int = Field(3, ge=2)
 
 
 class EvalConfig(Strict):

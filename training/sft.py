@@ -110,20 +110,53 @@ def pack_rows(
     return x, y
 
 
-def build_sft_rows(tokenizer, sources, row_len: int, system: str | None, seed: int = 0, system_share: float = 0.5):
-    """All SFT conversations as packed rows; about `system_share` of them carry the system prompt."""
+def build_sft_rows(tokenizer, sources, row_len: int, system: str | None, seed: int = 0, system_share: float = 0.5,
+                   multi_turn_share: float = 0.0, multi_turn_max: int = 3):
+    """All SFT conversations as packed rows; about `system_share` of them carry the system prompt.
+
+    About `multi_turn_share` of them open a chain: the next 1 to `multi_turn_max` - 1 conversations (drawn at random)
+    follow it as later turns of one conversation, while it still fits a row, so the model learns to answer the last
+    message with earlier replies in its context, as in a chat (the instruction data is all single-turn).
+    """
     rng = random.Random(seed)
-    examples = []
+    conversations = []
     for record in read_records(sources):
         messages = to_messages(record)
         if not any(m["role"] == "assistant" and m["content"].strip() for m in messages):
             continue
-        use_system = system if rng.random() < system_share else None
-        examples.append(encode_conversation(tokenizer, messages, use_system))
-    if not examples:
+        conversations.append((messages, system if rng.random() < system_share else None))
+    if not conversations:
         raise DataError(f"no usable SFT conversations in {', '.join(map(str, sources))}")
+    if multi_turn_share > 0:  # its own generator: with no chains the rows are exactly those of earlier versions
+        examples = chain_conversations(tokenizer, conversations, row_len, multi_turn_share, multi_turn_max,
+                                       random.Random(f"{seed}-multi-turn"))
+    else:
+        examples = [encode_conversation(tokenizer, messages, use_system) for messages, use_system in conversations]
     rng.shuffle(examples)
     return pack_rows(examples, row_len, tokenizer.pad_id)
+
+
+def chain_conversations(tokenizer, conversations: list[tuple[list[dict], str | None]], row_len: int, share: float,
+                        max_turns: int, rng: random.Random) -> list[tuple[list[int], list[int]]]:
+    """Encoded examples in which about `share` of the conversations start a chain of later turns."""
+    order = list(range(len(conversations)))
+    rng.shuffle(order)
+    examples, i = [], 0
+    while i < len(order):
+        messages, use_system = conversations[order[i]]
+        example = encode_conversation(tokenizer, messages, use_system)
+        i += 1
+        if rng.random() < share:
+            for _ in range(rng.randint(2, max_turns) - 1):
+                if i == len(order):
+                    break
+                longer = encode_conversation(tokenizer, messages + conversations[order[i]][0], use_system)
+                if len(longer[0]) > row_len:
+                    break
+                messages, example = messages + conversations[order[i]][0], longer
+                i += 1
+        examples.append(example)
+    return examples
 
 
 def sft_config(config: Config) -> Config:
@@ -181,7 +214,8 @@ def run_sft(config: Config, init_from: Path | str, run_dir: Path | str, *, token
     if not config.sft.sources:
         raise DataError("no SFT data: set [sft] sources in the config (e.g. ../shared/data/sft)")
     x, y = build_sft_rows(tokenizer, config.sft.sources, config.model.context_length, config.ollama.system,
-                          seed=config.train.seed)
+                          seed=config.train.seed, multi_turn_share=config.sft.multi_turn_share,
+                          multi_turn_max=config.sft.multi_turn_max)
     n_val = max(1, len(x) // 50)
     cfg = sft_config(config)
     val = [(torch.from_numpy(x[i:i + cfg.train.micro_batch_size].astype(np.int64)),

@@ -3,6 +3,7 @@
 # Usage: bash scripts/gpu/sft_sweep.sh DATA WORK OUT NAME:STEPS:LR:MIX[:OPTIONS] ...
 #   OPTIONS, comma-separated: frozen (--freeze-embeddings: only the chat markers' embedding rows learn);
 #   seed=N (train.seed = N: another order of the conversations and other plain-text rows; any N but train.seed);
+#   turns=SHARE (sft.multi_turn_share = SHARE: that share of conversations opens a chain of up to three turns);
 #   from=step-003000 (start from that checkpoint of WORK/run instead of its last one: with [sft] schedule = "linear"
 #   and the pretraining's lr, the SFT replaces the pretraining's decay; the run's [train] keep_last must have kept it:
 #   every variant's start is checked before any work, and a missing one exits 2 naming the kept steps).
@@ -28,14 +29,15 @@ config_path=$(python3 -c "from training.config import resolve_config_path; print
 
 parse_variant() {  # VARIANT -> name steps lr mix init frozen; exits 2 on an unknown option or a missing checkpoint
     IFS=: read -r name steps lr mix options <<< "$1"
-    init=$work/$base frozen= seed=
+    init=$work/$base frozen= seed= turns=
     IFS=, read -ra option_list <<< "${options:-}"
     for option in "${option_list[@]}"; do
         case $option in
             frozen) frozen=1 ;;
             seed=*) seed=${option#seed=} ;;
+            turns=*) turns=${option#turns=} ;;
             from=*) init=$work/$base/checkpoints/${option#from=} ;;
-            *) echo "unknown option '$option' in $1: use frozen, seed=N or from=step-NNNNNN"; exit 2 ;;
+            *) echo "unknown option '$option' in $1: use frozen, seed=N, turns=SHARE or from=step-NNNNNN"; exit 2 ;;
         esac
     done
     if [ "$init" != "$work/$base" ] && [ ! -f "$init/meta.json" ]; then
@@ -62,8 +64,8 @@ for variant in "$@"; do
         rm -rf "$work/sft-$name"
         # one SFT per variant (sft.seeds, a soup of SFTs, is what AVERAGES measures); the decay's seeds mean nothing here
         variant_config=$work/sft-$name.toml
-        printf 'extends = "%s"\n\n[train]\ndecay_seeds = []\n%s\n[sft]\nseeds = []\n' "$config_path" \
-            "${seed:+seed = $seed}" > "$variant_config"
+        printf 'extends = "%s"\n\n[train]\ndecay_seeds = []\n%s\n[sft]\nseeds = []\n%s\n' "$config_path" \
+            "${seed:+seed = $seed}" "${turns:+multi_turn_share = $turns}" > "$variant_config"
         start=$(date +%s)
         polski sft --config "$variant_config" --init-from "$init" --out "$work/sft-$name" --source "$data/sft" --bins "$work/bins" \
             --max-steps "$steps" --lr "$lr" --pretrain-mix "$mix" ${frozen:+--freeze-embeddings} \
