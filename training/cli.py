@@ -24,6 +24,7 @@ COMMANDS = [
     "monitor",
     "report",
     "export",
+    "import_gguf",
     "modelfile",
     "register",
     "pipeline",

@@ -75,6 +75,11 @@ def permute_rope_rows(w, n_head: int):
     return w.reshape(n_head, 2, w.shape[0] // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
+def unpermute_rope_rows(w, n_head: int):
+    """llama.cpp's interleaved row order -> rotate-half (the inverse of permute_rope_rows)."""
+    return w.reshape(n_head, w.shape[0] // n_head // 2, 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+
 def file_type(dtype: str):
     import gguf
 
