@@ -152,6 +152,23 @@ def test_the_polski_mini_recipe_script_runs_every_stage_on_a_cpu(tmp_path, chat_
     assert bool(sft.get("chat_tasks")) == (chat_tasks == "1")
 
 
+
+def test_subset_bins_keeps_whole_random_documents_and_the_val_split(tmp_path):
+    import numpy as np
+
+    from training.data import TokenBins
+
+    bins = build_tiny_bins(tmp_path / "work", build_tiny_tokenizer(tmp_path))
+    full = TokenBins(bins, "train")
+    subprocess.run(["python3", str(ROOT / "scripts/gpu/subset_bins.py"), str(bins), str(tmp_path / "sub"),
+                    "--tokens", str(full.num_tokens // 3)], check=True, capture_output=True)
+    sub = TokenBins(tmp_path / "sub", "train")  # its manifest agrees with its files (TokenBins checks the size)
+    assert full.num_tokens // 3 <= sub.num_tokens < full.num_tokens and 0 < sub.num_docs < full.num_docs
+    originals = {full.document(i).tobytes() for i in range(full.num_docs)}
+    assert all(sub.document(i).tobytes() in originals for i in range(sub.num_docs))  # whole documents, unchanged
+    assert (tmp_path / "sub" / "val.bin").read_bytes() == (Path(bins) / "val.bin").read_bytes()
+    assert len(sub.doc_sources) == sub.num_docs and np.all(sub.doc_sources < len(sub.source_names))
+
 @pytest.mark.slow
 def test_one_call_experiment_pretrains_then_tunes_evaluates_and_ranks_each_sft_variant(tmp_path):
     """scripts/gpu/experiment.sh (pretraining, then sft_sweep.sh in the same call): each variant's own lr and mix,
