@@ -76,3 +76,18 @@ def test_cli_import(random_run, tmp_path, tiny_tokenizer, capsys):
     assert main(["import", str(gguf_path), "--tokenizer", str(tiny_tokenizer), "--out", str(tmp_path / "run")]) == 0
     assert "imported" in capsys.readouterr().out
     assert (tmp_path / "run" / "config.toml").is_file() and (tmp_path / "run" / "tokenizer").is_dir()
+
+
+def test_an_imported_gguf_is_tuned_further_by_polski_sft(tiny_run, tiny_gguf, tmp_path):
+    from training.checkpoint import read_meta
+    from training.config import load_config
+    from training.sft import run_sft
+
+    imported = import_gguf(tiny_gguf, tiny_run / "tokenizer", tmp_path / "imported")
+    config = load_config("polski-tiny", {"sft": {"sources": [str(tiny_run.parent / "sft.jsonl")], "max_steps": 2,
+                                                 "micro_batch_size": 4, "multi_turn_share": 0.5}})
+    run_sft(config, tmp_path / "imported", tmp_path / "tuned", console=lambda *_: None)
+    tuned = load_checkpoint(tmp_path / "tuned", weights_only=True)
+    assert tuned.meta["step"] == 2 and read_meta(tuned.path).get("init_from") == str(imported)
+    before = load_checkpoint(tmp_path / "imported", weights_only=True).model_state["norm.weight"]
+    assert not torch.equal(tuned.model_state["norm.weight"], before)  # it trained from the imported weights

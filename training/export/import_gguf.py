@@ -76,5 +76,6 @@ def import_gguf(path: Path | str, tokenizer_dir: Path | str, out: Path | str) ->
             raise ExportError(f"{path}: {name} is {tuple(t.shape)}, the config says {tuple(expected[name].shape)}")
     prepare_run_dir(out, config, tokenizer_dir)
     info = {"imported_from": {"gguf": str(path), "weights_dtype": meta.get("polski.weights_dtype")},
-            "tokens_seen": meta.get("polski.tokens_seen")}
+            "tokens_seen": meta.get("polski.tokens_seen"), "config": config.model_dump(mode="json")}
+    (out / "metrics.jsonl").touch()  # a run dir without a curve: scripts copy it, the monitor reads it empty
     return save_checkpoint(out, int(meta.get("polski.step", 0)), state, {}, info, keep_last=1)
