@@ -150,10 +150,11 @@ def chain_conversations(tokenizer, conversations: list[tuple[list[dict], str | N
             for _ in range(rng.randint(2, max_turns) - 1):
                 if i == len(order):
                     break
-                longer = encode_conversation(tokenizer, messages + conversations[order[i]][0], use_system)
+                chained = messages + conversations[order[i]][0]
+                longer = encode_conversation(tokenizer, chained, use_system)
                 if len(longer[0]) > row_len:
                     break
-                messages, example = messages + conversations[order[i]][0], longer
+                messages, example = chained, longer
                 i += 1
         examples.append(example)
     return examples

@@ -14,27 +14,19 @@ import numpy as np
 from training.errors import CheckpointError, ExportError
 
 
-def gguf_tensors(path: Path | str, n_heads: int, kv_heads: int) -> dict:
-    """Our state-dict name -> fp32 torch tensor, from every tensor of the GGUF."""
+def gguf_tensors(path: Path | str, expected: dict, n_heads: int, kv_heads: int) -> dict:
+    """Our state-dict name -> fp32 torch tensor, from every tensor of the GGUF; `expected` is the model's state dict."""
     import gguf
     import torch
 
-    from training.export.gguf_writer import _LAYER_NAMES, _TOP_NAMES, unpermute_rope_rows
+    from training.export.gguf_writer import gguf_name, unpermute_rope_rows
 
-    ours = {v: k for k, v in _TOP_NAMES.items()}
-    reader = gguf.GGUFReader(str(path))
+    ours = {gguf_name(name): name for name in expected}
     state = {}
-    for t in reader.tensors:
-        if t.name.startswith("blk."):
-            _, layer, rest = t.name.split(".", 2)
-            names = {v: k for k, v in _LAYER_NAMES.items()}
-            if rest not in names:
-                raise ExportError(f"{path}: tensor {t.name} is not one polski writes: import GGUFs of `polski export`")
-            name = f"layers.{layer}.{names[rest]}"
-        elif t.name in ours:
-            name = ours[t.name]
-        else:
+    for t in gguf.GGUFReader(str(path)).tensors:
+        if t.name not in ours:
             raise ExportError(f"{path}: tensor {t.name} is not one polski writes: import GGUFs of `polski export`")
+        name = ours[t.name]
         w = gguf.quants.dequantize(t.data, t.tensor_type).astype(np.float32).reshape(tuple(reversed(t.shape.tolist())))
         if name.endswith(("attention.wq.weight", "attention.wk.weight")):
             w = unpermute_rope_rows(w, n_heads if name.endswith("wq.weight") else kv_heads)
@@ -66,8 +58,8 @@ def import_gguf(path: Path | str, tokenizer_dir: Path | str, out: Path | str) ->
         raise ExportError(f"{tokenizer_dir}/{MODEL_FILE} is not the tokenizer {path.name} was trained with "
                           "(sha256 differs from polski.tokenizer_sha256): pass that run's tokenizer dir")
     m = config.model
-    state = gguf_tensors(path, m.n_heads, m.kv_heads)
     expected = GPT(m).state_dict()
+    state = gguf_tensors(path, expected, m.n_heads, m.kv_heads)
     missing = sorted(set(expected) - set(state))
     if missing:
         raise ExportError(f"{path} lacks {missing[0]} (+{len(missing) - 1} more) for its own config: the file is damaged")
