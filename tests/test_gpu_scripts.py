@@ -128,28 +128,33 @@ def _run_script(script: str, *args, **env) -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("chat_tasks, soup", [("0", False), ("1", False), ("0", True)])
 def test_the_polski_mini_recipe_script_runs_every_stage_on_a_cpu(tmp_path, chat_tasks, soup):
     """scripts/gpu/train_polski_mini.sh with polski-tiny on the CPU: pretraining, SFT, Q8_0 export, both evaluations;
-    with train.decay_seeds the SFT starts from the soup of decays."""
+    with train.decay_seeds the SFT starts from the soup of decays, and with [refine] a second SFT tunes the first."""
     from training.checkpoint import load_checkpoint
     from training.config import dump_config, load_config
 
     data, config = _recipe_inputs(tmp_path)
     if soup:
         config.write_text(dump_config(load_config(config, {"optim": {"schedule": "wsd", "decay_fraction": 0.5, "warmup_steps": 1},
-                                                           "train": {"decay_seeds": [7]}})))
+                                                           "train": {"decay_seeds": [7]},
+                                                           "refine": {"max_steps": 2, "multi_turn_share": 0.5}})))
     out, work = tmp_path / "out", tmp_path / "work"
     _run_script("train_polski_mini.sh", data, work, out, POLSKI_CONFIG=str(config), CHAT_TASKS=chat_tasks)
-    base = "run-soup" if soup else "run"
+    base, chat = ("run-soup", "refine") if soup else ("run", "sft")
     assert load_checkpoint(work / "sft", weights_only=True).meta["init_from"].startswith(str((work / base).resolve()))
     assert (out / f"eval-{base}" / "eval.json").is_file() and (out / f"metrics-{base}.jsonl").is_file()
     assert (out / "polski-mini.gguf").stat().st_size > 0
-    assert [line.split(":")[0] for line in (out / "timing.txt").read_text().splitlines()] == ["pretrain wall time", "sft wall time"]
-    for stage in (base, "sft"):
+    timings = [line.split(":")[0] for line in (out / "timing.txt").read_text().splitlines()]
+    assert timings == ["pretrain wall time", "sft wall time"] + (["refine wall time"] if soup else [])
+    if soup:
+        refined = load_checkpoint(work / "refine", weights_only=True)
+        assert refined.meta["init_from"].startswith(str((work / "sft").resolve())) and refined.meta["step"] == 2
+    for stage in (base, chat):
         result = json.loads((out / f"eval-{stage}" / "eval.json").read_text())
         assert set(result["bpb"]) == {"ntrex128-pol.jsonl", "bins:val"} and set(result["minimal_pairs"]) == {"tiny-pairs.jsonl"}
         evals = read_metrics(out / f"metrics-{stage}.jsonl", "eval")
         assert evals and all(math.isfinite(e["bpb:ntrex128-pol"]) for e in evals)  # NTREX followed along the run
-    sft = json.loads((out / "eval-sft" / "eval.json").read_text())
-    assert bool(sft.get("chat_tasks")) == (chat_tasks == "1")
+    tuned = json.loads((out / f"eval-{chat}" / "eval.json").read_text())
+    assert bool(tuned.get("chat_tasks")) == (chat_tasks == "1")
 
 
 

@@ -228,6 +228,18 @@ class SFTConfig(Strict):
     multi_turn_max: int = Field(3, ge=2)
 
 
+class RefineConfig(Strict):
+    """A second, shorter chat SFT of the [sft] result: the [sft] settings with these replaced (one run, no soup).
+
+    polski-mini's: 400 steps at a lower lr with multi-turn chains, which stopped the looping replies the first SFT left
+    (docs/polski-mini.md, 2026-12-03)."""
+
+    max_steps: int = Field(gt=0)
+    lr: float | None = Field(None, gt=0)
+    pretrain_mix: float | None = Field(None, ge=0, lt=1)
+    multi_turn_share: float | None = Field(None, ge=0, le=1)
+
+
 class EvalConfig(Strict):
     """What `polski pipeline` evaluates the finished model on (besides the validation bins)."""
 
@@ -281,6 +293,10 @@ class PathsConfig(Strict):
         return self.root / "sft"
 
     @property
+    def refine(self) -> Path:
+        return self.root / "refine"
+
+    @property
     def eval(self) -> Path:
         return self.root / "eval"
 
@@ -299,6 +315,7 @@ class Config(Strict):
     corpus: CorpusConfig = CorpusConfig()
     tokenizer: TokenizerConfig = TokenizerConfig()
     sft: SFTConfig = SFTConfig()
+    refine: RefineConfig | None = None
     eval: EvalConfig = EvalConfig()
     export: ExportConfig = ExportConfig()
     ollama: OllamaConfig = OllamaConfig()
@@ -392,6 +409,8 @@ def dump_config(config: Config) -> str:
     """TOML text of the effective config (written into every run dir)."""
     lines: list[str] = []
     for section, values in config.model_dump(mode="json").items():
+        if values is None:  # an optional table not set (refine)
+            continue
         lines.append(f"[{section}]")
         for key, value in values.items():
             if value is not None:

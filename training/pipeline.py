@@ -17,7 +17,7 @@ from typing import Callable
 from training.atomic import write_json
 from training.config import Config
 
-STAGES = ["corpus", "tokenizer", "bins", "train", "sft", "eval", "export", "modelfile", "register"]
+STAGES = ["corpus", "tokenizer", "bins", "train", "sft", "refine", "eval", "export", "modelfile", "register"]
 
 
 @dataclass
@@ -59,8 +59,14 @@ def plan(config: Config, config_path: Path, host: str | None, register: bool) ->
         Stage("train", pretrained_run(config) / "checkpoints" / "latest", ["bins"],
               {k: c[k] for k in ("model", "optim", "train")}, lambda: steps.train(config)),
         Stage("sft", p.sft / "checkpoints" / "latest", ["train"], c["sft"], lambda: steps.sft(config)),
-        Stage("eval", p.eval / "eval.json", ["sft"], c["eval"], lambda: steps.evaluate(config)),
-        Stage("export", p.gguf(config.model.name), ["sft"], c["export"], lambda: steps.export(config)),
+    ]
+    if config.refine is not None:  # a second chat stage; eval and export then read its result
+        stages.append(Stage("refine", p.refine / "checkpoints" / "latest", ["sft"], c["refine"],
+                            lambda: steps.refine(config)))
+    chat = stages[-1].name
+    stages += [
+        Stage("eval", p.eval / "eval.json", [chat], c["eval"], lambda: steps.evaluate(config)),
+        Stage("export", p.gguf(config.model.name), [chat], c["export"], lambda: steps.export(config)),
         Stage("modelfile", p.modelfile, ["export"], c["ollama"], lambda: steps.modelfile(config)),
     ]
     if register:

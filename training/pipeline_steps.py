@@ -49,23 +49,34 @@ def sft(config: Config) -> None:
     run_chat_sft(config, pretrained, out, bins_dir=config.paths.bins, resume=find_checkpoint(out) is not None)
 
 
+def refine(config: Config) -> None:
+    from training.checkpoint import find_checkpoint
+    from training.sft import refine_config, run_sft
+
+    out = config.paths.refine
+    run_sft(refine_config(config), config.paths.sft, out, bins_dir=config.paths.bins,
+            resume=find_checkpoint(out) is not None)
+
+
 def evaluate(config: Config) -> None:
     from pathlib import Path
 
     from training.evals.minimal_pairs import BUILTIN_PAIRS
     from training.evaluate import run_eval, write_report
+    from training.sft import chat_run
 
     e = config.eval
     device = "cuda" if config.train.device == "cuda" else "cpu"
-    result = run_eval(config.paths.sft, texts=[Path(t) for t in e.texts], bins=config.paths.bins,
+    result = run_eval(chat_run(config), texts=[Path(t) for t in e.texts], bins=config.paths.bins,
                       pairs=[BUILTIN_PAIRS, *map(Path, e.pairs)], samples=e.samples, device=device)
     write_report(result, config.paths.eval)
 
 
 def export(config: Config) -> None:
     from training.export.export_model import export_model
+    from training.sft import chat_run
 
-    export_model(config.paths.sft, config.paths.gguf(config.model.name), dtype=config.export.dtype,
+    export_model(chat_run(config), config.paths.gguf(config.model.name), dtype=config.export.dtype,
                  quantize=config.export.quantize, force=True)
 
 

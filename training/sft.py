@@ -183,6 +183,20 @@ def sft_config(config: Config) -> Config:
     })
 
 
+def refine_config(config: Config) -> Config:
+    """The config of the second chat stage: [sft] with the [refine] settings in place, one run (no soup)."""
+    if config.refine is None:
+        raise ConfigError("this config has no [refine] table: add one (max_steps, and lr, pretrain_mix, "
+                          "multi_turn_share to change) or tune without --refine")
+    changes = {k: v for k, v in config.refine.model_dump().items() if v is not None}
+    return config.model_copy(update={"sft": config.sft.model_copy(update={**changes, "seeds": []})})
+
+
+def chat_run(config: Config) -> Path:
+    """The run dir of the finished chat model: the [refine] stage's when there is one, else the [sft] stage's."""
+    return config.paths.refine if config.refine is not None else config.paths.sft
+
+
 def pretrain_rows(bins_dir: Path | str, count: int, row_len: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """`count` seeded windows of train.bin as (inputs, targets) rows, every target learned."""
     from training.data import TokenBins

@@ -36,16 +36,25 @@ start=$(date +%s)
 polski sft --config "$config" --init-from "$work/$base" --out "$work/sft" --source "$data/sft" --bins "$work/bins" \
     --heldout-text "$data/eval/ntrex128-pol.jsonl"
 echo "sft wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
+chat=sft
+if python3 -c "from training.config import load_config; exit(load_config('$config').refine is None)"; then
+    start=$(date +%s)  # the second chat stage ([refine]) from the first one's result
+    polski sft --config "$config" --refine --init-from "$work/sft" --out "$work/refine" --source "$data/sft" \
+        --bins "$work/bins" --heldout-text "$data/eval/ntrex128-pol.jsonl"
+    echo "refine wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
+    chat=refine
+fi
 
-polski export "$work/sft" --out "$out/polski-mini.gguf" --dtype q8_0 --force
+polski export "$work/$chat" --out "$out/polski-mini.gguf" --dtype q8_0 --force
 members=(run)
 [ "$base" = run ] || members+=("$base")
-for stage in "${members[@]}" sft; do
+[ "$chat" = sft ] || members+=(sft)
+for stage in "${members[@]}" "$chat"; do
     cp "$work/$stage/metrics.jsonl" "$out/metrics-$stage.jsonl"
     cp "$work/$stage/samples.jsonl" "$out/samples-$stage.jsonl" 2>/dev/null || true
 done
 cp "$work/run/config.toml" "$out/config.toml"
 chat_args=()
 [[ ${CHAT_TASKS:-0} == 1 ]] && chat_args=(--chat-tasks "$data/eval/ntrex128-pol.jsonl")  # restoring diacritics, punctuation
-evaluate sft "${chat_args[@]}"
+evaluate "$chat" "${chat_args[@]}"
 wait

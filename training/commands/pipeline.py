@@ -1,4 +1,4 @@
-"""`polski pipeline`: corpus -> tokenizer -> bins -> train -> sft -> eval -> export -> Modelfile -> register."""
+"""`polski pipeline`: corpus -> tokenizer -> bins -> train -> sft [-> refine] -> eval -> export -> Modelfile -> register."""
 from __future__ import annotations
 
 from training.pipeline import STAGES

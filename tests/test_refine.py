@@ -1,0 +1,78 @@
+"""[refine]: a second, shorter chat SFT of the [sft] result, through `polski sft --refine` and the pipeline's stage."""
+import shutil
+
+import numpy as np
+import pytest
+
+from training.checkpoint import find_checkpoint, load_checkpoint
+from training.cli import main
+from training.config import dump_config, load_config
+from training.errors import ConfigError
+from training.sft import chat_run, refine_config
+
+REFINE = {"max_steps": 4, "lr": 2e-4, "multi_turn_share": 0.5}
+
+
+def _config(tiny_run, refine=REFINE):
+    chats = tiny_run.parent / "sft.jsonl"
+    overrides = {"sft": {"sources": [str(chats)], "max_steps": 60, "micro_batch_size": 8, "lr": 1e-3,
+                         "pretrain_mix": 0.25, "seeds": [7]}}
+    if refine is not None:
+        overrides["refine"] = refine
+    return load_config("polski-tiny", overrides)
+
+
+def test_refine_replaces_only_the_settings_it_names_and_is_one_run(tiny_run):
+    refined = refine_config(_config(tiny_run)).sft
+    assert (refined.max_steps, refined.lr, refined.multi_turn_share) == (4, 2e-4, 0.5)
+    assert (refined.pretrain_mix, refined.micro_batch_size, refined.seeds) == (0.25, 8, [])  # kept; no soup
+    with pytest.raises(ConfigError, match=r"no \[refine\] table"):
+        refine_config(_config(tiny_run, refine=None))
+    with pytest.raises(ConfigError, match="refine"):
+        load_config("polski-tiny", {"refine": {"lr": 1e-4}})  # max_steps is what makes it a stage
+
+
+def test_polski_sft_refine_tunes_the_sft_result_with_the_refine_settings(tiny_run, tmp_path, capsys):
+    config = tmp_path / "refine.toml"
+    config.write_text(dump_config(_config(tiny_run)))
+    out = tmp_path / "refine"
+    assert main(["sft", "--config", str(config), "--refine", "--init-from", str(tiny_run), "--out", str(out),
+                 "--bins", str(tiny_run.parent / "bins"), "--max-steps", "3"]) == 0
+    tuned = load_checkpoint(out, weights_only=True)
+    assert tuned.meta["step"] == 3  # --max-steps set refine.max_steps
+    assert tuned.meta["init_from"] == str(load_checkpoint(tiny_run, weights_only=True).path.resolve())
+    sft = tuned.meta["config"]["sft"]
+    assert (sft["lr"], sft["multi_turn_share"], sft["seeds"]) == (2e-4, 0.5, [])
+    assert not (tmp_path / "refine-seed7").exists()  # the [sft] soup's seeds are not the refine's
+
+    bare = tmp_path / "bare.toml"
+    bare.write_text(dump_config(_config(tiny_run, refine=None)))
+    assert main(["sft", "--config", str(bare), "--refine", "--init-from", str(tiny_run), "--out", str(tmp_path / "x")]) == 2
+    assert "no [refine] table" in capsys.readouterr().err
+
+
+def test_the_pipeline_evaluates_and_exports_the_refined_model(tiny_run, tmp_path):
+    from training import pipeline_steps
+    from training.pipeline import plan
+
+    config = _config(tiny_run)
+    config = config.model_copy(update={"paths": config.paths.model_copy(update={"work_dir": str(tmp_path / "work")}),
+                                       "eval": config.eval.model_copy(update={"samples": False})})
+    stages = {s.name: s for s in plan(config, tmp_path / "c.toml", None, register=False)}
+    assert list(stages)[4:7] == ["sft", "refine", "eval"]
+    assert stages["refine"].inputs == ["sft"] and stages["eval"].inputs == stages["export"].inputs == ["refine"]
+    assert "refine" not in [s.name for s in plan(_config(tiny_run, refine=None), tmp_path / "c.toml", None, False)]
+
+    shutil.copytree(tiny_run, config.paths.sft)
+    shutil.copytree(tiny_run.parent / "bins", config.paths.bins)
+    pipeline_steps.refine(config)
+    assert chat_run(config) == config.paths.refine
+    assert load_checkpoint(config.paths.refine, weights_only=True).meta["step"] == 4
+    pipeline_steps.export(config)
+    from gguf import GGUFReader
+
+    (embedding,) = [t.data for t in GGUFReader(config.paths.gguf(config.model.name)).tensors if t.name == "token_embd.weight"]
+    for run, same in ((config.paths.refine, True), (config.paths.sft, False)):  # f16: the refined model's weights
+        weights = load_checkpoint(run, weights_only=True).model_state["tok_embeddings.weight"].half().numpy()
+        assert np.array_equal(np.asarray(embedding).reshape(weights.shape), weights) == same
+    assert find_checkpoint(config.paths.sft) is not None  # the first stage's result stays
