@@ -76,3 +76,16 @@ def test_the_pipeline_evaluates_and_exports_the_refined_model(tiny_run, tmp_path
         weights = load_checkpoint(run, weights_only=True).model_state["tok_embeddings.weight"].half().numpy()
         assert np.array_equal(np.asarray(embedding).reshape(weights.shape), weights) == same
     assert find_checkpoint(config.paths.sft) is not None  # the first stage's result stays
+
+
+def test_zero_refine_steps_switch_an_inherited_refine_stage_off(tiny_run, tmp_path):
+    from training.pipeline import plan
+
+    base = tmp_path / "base.toml"
+    base.write_text(dump_config(_config(tiny_run)))
+    child = tmp_path / "child.toml"
+    child.write_text(f'extends = "{base}"\n\n[refine]\nmax_steps = 0\n')
+    config = load_config(child)
+    assert config.refine is None and chat_run(config) == config.paths.sft
+    assert "refine" not in [s.name for s in plan(config, child, None, register=False)]
+    assert "[refine]" not in dump_config(config)

@@ -234,7 +234,7 @@ class RefineConfig(Strict):
     polski-mini's: 400 steps at a lower lr with multi-turn chains, which stopped the looping replies the first SFT left
     (docs/polski-mini.md, 2026-12-03)."""
 
-    max_steps: int = Field(gt=0)
+    max_steps: int = Field(ge=0)  # 0: no refine stage (a config that extends one with [refine] can switch it off)
     lr: float | None = Field(None, gt=0)
     pretrain_mix: float | None = Field(None, ge=0, lt=1)
     multi_turn_share: float | None = Field(None, ge=0, le=1)
@@ -320,6 +320,11 @@ class Config(Strict):
     export: ExportConfig = ExportConfig()
     ollama: OllamaConfig = OllamaConfig()
     paths: PathsConfig = PathsConfig()
+
+    @field_validator("refine")
+    @classmethod
+    def _refine_off_at_zero_steps(cls, refine: RefineConfig | None) -> RefineConfig | None:
+        return None if refine is not None and refine.max_steps == 0 else refine
 
     @model_validator(mode="after")
     def _vocab_matches(self) -> "Config":
