@@ -261,6 +261,9 @@ def test_a_soup_of_decays_branches_at_the_decay_averages_the_ends_and_tunes_the_
         "sft": {"max_steps": 2, "seeds": [3]}})))
     work, out = tmp_path / "work", tmp_path / "out"
     _run_script("train_polski_mini.sh", data, work, out, POLSKI_CONFIG=str(config), STAGES="pretrain")
+    trained = (work / "run" / "metrics.jsonl").read_text()
+    _run_script("train_polski_mini.sh", data, work, out, POLSKI_CONFIG=str(config), STAGES="pretrain")  # resumes: no work
+    assert (work / "run" / "metrics.jsonl").read_text() == trained
     _run_script("decay_soup.sh", data, work, out, 7, 8, POLSKI_CONFIG=str(config))
 
     def losses(run):

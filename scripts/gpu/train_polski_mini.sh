@@ -4,7 +4,8 @@
 #   DATA/tokenizer, DATA/sft (instruction JSONL), DATA/eval (held-out text and minimal pairs).
 # Usage: bash scripts/gpu/train_polski_mini.sh DATA WORK OUT [PRETRAIN_STEPS]
 # WORK gets the run dirs; OUT gets the shareable results (evals, metrics, samples, GGUF).
-# STAGES=pretrain or STAGES=finish (SFT, export, evals) splits the work over two calls; default: both. On an H200
+# STAGES=pretrain or STAGES=finish (SFT, export, evals) splits the work over two calls; default: both. A second
+# call with pretrain resumes a run the first call's limit cut (WORK/run is kept on a warm machine). On an H200
 # the whole recipe takes about 600 s (465 s of it pretraining, 2026-12-02), more than one 600 s device call allows.
 # CHAT_TASKS=1 also runs the chat tasks on the SFT model (about a minute more, which a 600 s device call may not have:
 # on the CPU machine, `polski eval OUT/polski-mini.gguf --chat-tasks ntrex128-pol.jsonl` measures the same from the GGUF).
@@ -18,8 +19,10 @@ bash "$(dirname "$0")/unpack_bins.sh" "$data" "$work"
 stages=${STAGES:-pretrain finish}
 start=$(date +%s)
 if [[ $stages == *pretrain* ]]; then
+    resume=  # a run a call's time limit cut continues from its last checkpoint (and its decay branches from theirs)
+    [ -e "$work/run/checkpoints/latest" ] && resume=--resume
     polski train --config "$config" --data "$work/bins" --tokenizer "$data/tokenizer" --out "$work/run" ${steps:+--max-steps "$steps"} \
-        --heldout-text "$data/eval/ntrex128-pol.jsonl"  # NTREX BPB at every eval, in metrics.jsonl
+        --heldout-text "$data/eval/ntrex128-pol.jsonl" $resume  # NTREX BPB at every eval, in metrics.jsonl
     echo "pretrain wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
     cp "$work/run/metrics.jsonl" "$out/metrics-run.jsonl"
 fi
