@@ -77,6 +77,10 @@ def test_the_pipeline_evaluates_and_exports_the_refined_model(tiny_run, tmp_path
         assert np.array_equal(np.asarray(embedding).reshape(weights.shape), weights) == same
     assert find_checkpoint(config.paths.sft) is not None  # the first stage's result stays
 
+    no_chats = config.model_copy(update={"sft": config.sft.model_copy(update={"sources": []})})
+    pipeline_steps.refine(no_chats)  # no chat data: the SFT stage's output (there the pretrained run) is the model
+    assert load_checkpoint(config.paths.refine, weights_only=True).meta["step"] == load_checkpoint(tiny_run).meta["step"]
+
 
 def test_zero_refine_steps_switch_an_inherited_refine_stage_off(tiny_run, tmp_path):
     from training.pipeline import plan

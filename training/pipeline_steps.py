@@ -54,6 +54,10 @@ def refine(config: Config) -> None:
     from training.sft import refine_config, run_sft
 
     out = config.paths.refine
+    if not config.sft.sources:  # no chat data: the SFT stage's output (the pretrained run) is the model
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.copytree(config.paths.sft, out)
+        return
     run_sft(refine_config(config), config.paths.sft, out, bins_dir=config.paths.bins,
             resume=find_checkpoint(out) is not None)
 
