@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 from training.config import Config
 
@@ -36,16 +37,19 @@ def train(config: Config) -> None:
         train_decay_soup(config, config.paths.bins, run, tokenizer_dir=config.paths.tokenizer)
 
 
+def _pass_on(run: Path, out: Path) -> None:
+    """A stage with nothing to do hands its input on unchanged as its output."""
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(run, out)
+
+
 def sft(config: Config) -> None:
     from training.checkpoint import find_checkpoint
     from training.soup import pretrained_run, run_chat_sft
 
-    pretrained = pretrained_run(config)
+    pretrained, out = pretrained_run(config), config.paths.sft
     if not config.sft.sources:  # no chat data: the pretrained run is the model
-        shutil.rmtree(config.paths.sft, ignore_errors=True)
-        shutil.copytree(pretrained, config.paths.sft)
-        return
-    out = config.paths.sft
+        return _pass_on(pretrained, out)
     run_chat_sft(config, pretrained, out, bins_dir=config.paths.bins, resume=find_checkpoint(out) is not None)
 
 
@@ -55,16 +59,12 @@ def refine(config: Config) -> None:
 
     out = config.paths.refine
     if not config.sft.sources:  # no chat data: the SFT stage's output (the pretrained run) is the model
-        shutil.rmtree(out, ignore_errors=True)
-        shutil.copytree(config.paths.sft, out)
-        return
+        return _pass_on(config.paths.sft, out)
     run_sft(refine_config(config), config.paths.sft, out, bins_dir=config.paths.bins,
             resume=find_checkpoint(out) is not None)
 
 
 def evaluate(config: Config) -> None:
-    from pathlib import Path
-
     from training.evals.minimal_pairs import BUILTIN_PAIRS
     from training.evaluate import run_eval, write_report
     from training.sft import chat_run
