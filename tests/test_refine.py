@@ -93,3 +93,24 @@ def test_zero_refine_steps_switch_an_inherited_refine_stage_off(tiny_run, tmp_pa
     assert config.refine is None and chat_run(config) == config.paths.sft
     assert "refine" not in [s.name for s in plan(config, child, None, register=False)]
     assert "[refine]" not in dump_config(config)
+
+
+def test_repeat_seeds_run_the_refine_again_on_its_own_result_and_keep_finished_passes(tiny_run, tmp_path):
+    config = tmp_path / "twice.toml"
+    config.write_text(dump_config(_config(tiny_run, refine={**REFINE, "max_steps": 2, "repeat_seeds": [9]})))
+    out = tmp_path / "refine"
+    args = ["sft", "--config", str(config), "--refine", "--init-from", str(tiny_run), "--out", str(out),
+            "--bins", str(tiny_run.parent / "bins")]
+    assert main(args) == 0
+    first, last = (load_checkpoint(run, weights_only=True) for run in (tmp_path / "refine-pass1", out))
+    assert first.meta["init_from"] == str(load_checkpoint(tiny_run, weights_only=True).path.resolve())
+    assert last.meta["init_from"] == str(first.path.resolve())  # the second pass tunes the first one's result
+    assert [c.meta["config"]["train"]["seed"] for c in (first, last)] == [load_config(config).train.seed, 9]
+    assert first.meta["step"] == last.meta["step"] == 2
+    assert "repeat_seeds" not in last.meta["config"]["sft"]
+
+    written = first.path.stat().st_mtime_ns
+    shutil.rmtree(out)  # a lost last pass: the finished first one is kept, only the last is run again
+    assert main(args) == 0
+    assert first.path.stat().st_mtime_ns == written
+    assert load_checkpoint(out, weights_only=True).meta["init_from"] == str(first.path.resolve())

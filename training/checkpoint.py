@@ -165,6 +165,12 @@ def read_meta(step_dir: Path) -> dict:
         raise CheckpointError(f"{step_dir / META_FILE} is unreadable ({err}): resume from an older step dir") from None
 
 
+def reached(run_dir: Path | str, steps: int) -> bool:
+    """Whether RUN_DIR's latest checkpoint is at step STEPS or later (a finished run, kept rather than redone)."""
+    latest = find_checkpoint(run_dir)
+    return latest is not None and read_meta(latest)["step"] >= steps
+
+
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
     from safetensors import SafetensorError
     from safetensors.torch import load_file

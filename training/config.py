@@ -238,6 +238,9 @@ class RefineConfig(Strict):
     lr: float | None = Field(None, gt=0)
     pretrain_mix: float | None = Field(None, ge=0, lt=1)
     multi_turn_share: float | None = Field(None, ge=0, le=1)
+    # after the first pass (train.seed's order of conversations and plain-text rows) the refine runs again on its own
+    # result once per seed here, with that seed's order: two passes halved the echoes of a soup of SFTs (2026-12-03)
+    repeat_seeds: list[int] = Field(default_factory=list)
 
 
 class EvalConfig(Strict):

@@ -54,14 +54,12 @@ def sft(config: Config) -> None:
 
 
 def refine(config: Config) -> None:
-    from training.checkpoint import find_checkpoint
-    from training.sft import refine_config, run_sft
+    from training.sft import run_refine
 
     out = config.paths.refine
     if not config.sft.sources:  # no chat data: the SFT stage's output (the pretrained run) is the model
         return _pass_on(config.paths.sft, out)
-    run_sft(refine_config(config), config.paths.sft, out, bins_dir=config.paths.bins,
-            resume=find_checkpoint(out) is not None)
+    run_refine(config, config.paths.sft, out, bins_dir=config.paths.bins)
 
 
 def evaluate(config: Config) -> None:

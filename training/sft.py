@@ -188,8 +188,32 @@ def refine_config(config: Config) -> Config:
     if config.refine is None:
         raise ConfigError("this config has no [refine] table: add one (max_steps, and lr, pretrain_mix, "
                           "multi_turn_share to change) or tune without --refine")
-    changes = {k: v for k, v in config.refine.model_dump().items() if v is not None}
+    changes = {k: v for k, v in config.refine.model_dump(exclude={"repeat_seeds"}).items() if v is not None}
     return config.model_copy(update={"sft": config.sft.model_copy(update={**changes, "seeds": []})})
+
+
+def refine_passes(config: Config, out: Path | str) -> list[tuple[Config, Path]]:
+    """Each pass of the [refine] stage in order, as (its config, its run dir): the first with train.seed, then one per
+    refine.repeat_seeds, each tuning the previous pass's result; the last pass writes OUT, earlier ones OUT-passN."""
+    refined, out = refine_config(config), Path(out)
+    seeds = [config.train.seed, *config.refine.repeat_seeds]
+    return [(refined.model_copy(update={"train": refined.train.model_copy(update={"seed": seed})}),
+             out if n == len(seeds) else out.with_name(f"{out.name}-pass{n}")) for n, seed in enumerate(seeds, 1)]
+
+
+def run_refine(config: Config, init_from: Path | str, out: Path | str, *, bins_dir: Path | str | None = None,
+               console=print) -> dict | None:
+    """The [refine] stage's passes (refine_passes) from INIT_FROM, the [sft] result; a finished pass is kept and a cut
+    one resumes. Returns the last pass's result, or None when every pass was already finished."""
+    from training.checkpoint import find_checkpoint, reached
+
+    result = None
+    for refined, run_dir in refine_passes(config, out):
+        if not reached(run_dir, refined.sft.max_steps):
+            result = run_sft(refined, init_from, run_dir, bins_dir=bins_dir,
+                             resume=find_checkpoint(run_dir) is not None, console=console)
+        init_from = run_dir
+    return result
 
 
 def chat_run(config: Config) -> Path:

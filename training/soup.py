@@ -14,7 +14,7 @@ import shutil
 from pathlib import Path
 
 from training.atomic import write_text
-from training.checkpoint import META_FILE, find_checkpoint, read_meta, step_dir_name
+from training.checkpoint import META_FILE, find_checkpoint, reached, step_dir_name
 from training.config import Config
 from training.errors import CheckpointError
 
@@ -60,11 +60,6 @@ def decay_start_checkpoint(config: Config, run_dir: Path) -> Path:
                           "train it with train.decay_seeds set, which keeps it")
 
 
-def _finished(run_dir: Path, max_steps: int) -> bool:
-    latest = find_checkpoint(run_dir)
-    return latest is not None and read_meta(latest)["step"] >= max_steps
-
-
 def train_decay_soup(config: Config, bins_dir: Path | str, run_dir: Path | str, tokenizer_dir: Path | str | None = None,
                      console=print) -> Path:
     """Trains each branch of the finished RUN's decay and writes RUN-soup; returns RUN-soup."""
@@ -76,7 +71,7 @@ def train_decay_soup(config: Config, bins_dir: Path | str, run_dir: Path | str, 
     members = [run_dir]
     for seed in config.train.decay_seeds:
         branch = branch_dir(run_dir, seed)
-        if not _finished(branch, config.train.max_steps):
+        if not reached(branch, config.train.max_steps):
             if find_checkpoint(branch) is None:  # a fresh branch: the trunk's state at the decay's start
                 shutil.rmtree(branch, ignore_errors=True)
                 (branch / "checkpoints").mkdir(parents=True)
@@ -122,7 +117,7 @@ def train_sft_soup(config: Config, init_from: Path | str, sft_dir: Path | str, *
     members = []
     for seed in [config.train.seed, *config.sft.seeds]:
         member = sft_member_dir(sft_dir, seed)
-        if not _finished(member, config.sft.max_steps):
+        if not reached(member, config.sft.max_steps):
             console(f"SFT with seed {seed} -> {member}")
             seeded = config.model_copy(update={"train": config.train.model_copy(update={"seed": seed}),
                                                "sft": config.sft.model_copy(update={"seeds": []})})

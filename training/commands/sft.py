@@ -16,7 +16,8 @@ def register(subparsers) -> None:
                    help="sft.freeze_embeddings: only the chat markers' embedding rows learn")
     p.add_argument("--refine", action="store_true",
                    help="the second chat stage: [sft] with the config's [refine] settings (--init-from the first "
-                        "stage's result; --max-steps, --lr and --pretrain-mix then set refine.*)")
+                        "stage's result; --max-steps, --lr and --pretrain-mix then set refine.*; with refine.repeat_seeds the "
+                        "earlier passes go to OUT-passN)")
     p.add_argument("--bins", metavar="BINS_DIR", help="pretraining bins: for sft.pretrain_mix, and their val split is scored at every eval (text_val_bpb)")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--heldout-text", action="append", metavar="FILE",
@@ -26,7 +27,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     from training.config import load_config
-    from training.sft import refine_config
+    from training.sft import run_refine
     from training.soup import run_chat_sft
 
     steps = {"max_steps": args.max_steps, "lr": args.lr, "pretrain_mix": args.pretrain_mix}
@@ -34,9 +35,10 @@ def run(args) -> int:
                  "train": {"heldout_texts": args.heldout_text}}
     overrides.setdefault("refine" if args.refine and any(v is not None for v in steps.values()) else "sft", {}).update(steps)
     config = load_config(args.config, overrides)
-    if args.refine:
-        config = refine_config(config)
-    result = run_chat_sft(config, args.init_from, args.out, bins_dir=args.bins, resume=args.resume)
+    if args.refine:  # every pass (refine.repeat_seeds); a finished one is kept, a cut one resumes
+        result = run_refine(config, args.init_from, args.out, bins_dir=args.bins)
+    else:
+        result = run_chat_sft(config, args.init_from, args.out, bins_dir=args.bins, resume=args.resume)
     if result is not None:
         print(f"done: step {result['step']}, loss {result['loss']:.4f} -> {args.out}")
     return 0
