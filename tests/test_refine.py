@@ -95,7 +95,7 @@ def test_zero_refine_steps_switch_an_inherited_refine_stage_off(tiny_run, tmp_pa
     assert "[refine]" not in dump_config(config)
 
 
-def test_repeat_seeds_run_the_refine_again_on_its_own_result_and_keep_finished_passes(tiny_run, tmp_path):
+def test_repeat_seeds_run_the_refine_again_on_its_own_result_and_redo_only_changed_passes(tiny_run, tmp_path):
     config = tmp_path / "twice.toml"
     config.write_text(dump_config(_config(tiny_run, refine={**REFINE, "max_steps": 2, "repeat_seeds": [9]})))
     out = tmp_path / "refine"
@@ -110,7 +110,16 @@ def test_repeat_seeds_run_the_refine_again_on_its_own_result_and_keep_finished_p
     assert "repeat_seeds" not in last.meta["config"]["sft"]
 
     written = first.path.stat().st_mtime_ns
-    shutil.rmtree(out)  # a lost last pass: the finished first one is kept, only the last is run again
-    assert main(args) == 0
+
+    changed = tmp_path / "changed.toml"  # another second pass: the first is kept, the last is tuned again
+    changed.write_text(dump_config(_config(tiny_run, refine={**REFINE, "max_steps": 2, "repeat_seeds": [8]})))
+    assert main([*args[:2], str(changed), *args[3:]]) == 0
     assert first.path.stat().st_mtime_ns == written
-    assert load_checkpoint(out, weights_only=True).meta["init_from"] == str(first.path.resolve())
+    again = load_checkpoint(out, weights_only=True).meta
+    assert again["config"]["train"]["seed"] == 8 and again["init_from"] == str(first.path.resolve())
+
+    lower = tmp_path / "lower.toml"  # another lr: every pass is tuned again
+    lower.write_text(dump_config(_config(tiny_run, refine={**REFINE, "max_steps": 2, "lr": 1e-4, "repeat_seeds": [8]})))
+    assert main([*args[:2], str(lower), *args[3:]]) == 0
+    assert load_checkpoint(tmp_path / "refine-pass1", weights_only=True).path.stat().st_mtime_ns != written
+    assert load_checkpoint(out, weights_only=True).meta["config"]["sft"]["lr"] == 1e-4

@@ -203,17 +203,29 @@ def refine_passes(config: Config, out: Path | str) -> list[tuple[Config, Path]]:
 
 def run_refine(config: Config, init_from: Path | str, out: Path | str, *, bins_dir: Path | str | None = None,
                console=print) -> dict | None:
-    """The [refine] stage's passes (refine_passes) from INIT_FROM, the [sft] result; a finished pass is kept and a cut
-    one resumes. Returns the last pass's result, or None when every pass was already finished."""
-    from training.checkpoint import find_checkpoint, reached
+    """The [refine] stage's passes (refine_passes) from INIT_FROM, the [sft] result. A finished pass with the same
+    settings and data order is kept and a cut one resumes; a pass tuned otherwise, or after a pass that had to run, is
+    tuned again. Returns the last pass's result, or None when every pass was kept."""
+    import shutil
 
-    result = None
+    from training.checkpoint import find_checkpoint, read_meta, reached
+
+    result, tuned = None, False
     for refined, run_dir in refine_passes(config, out):
-        if not reached(run_dir, refined.sft.max_steps):
-            result = run_sft(refined, init_from, run_dir, bins_dir=bins_dir,
-                             resume=find_checkpoint(run_dir) is not None, console=console)
+        kept = find_checkpoint(run_dir)
+        if kept is not None and (tuned or not _same_pass(read_meta(kept)["config"], refined)):
+            console(f"{run_dir} was tuned from another start or with other settings: tuning it again")
+            shutil.rmtree(run_dir)
+            kept = None
+        if kept is None or not reached(run_dir, refined.sft.max_steps):
+            result = run_sft(refined, init_from, run_dir, bins_dir=bins_dir, resume=kept is not None, console=console)
+            tuned = True
         init_from = run_dir
     return result
+
+
+def _same_pass(recorded: dict, refined: Config) -> bool:
+    return recorded["sft"] == refined.sft.model_dump(mode="json") and recorded["train"]["seed"] == refined.train.seed
 
 
 def chat_run(config: Config) -> Path:
