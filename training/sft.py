@@ -208,17 +208,18 @@ def run_refine(config: Config, init_from: Path | str, out: Path | str, *, bins_d
     tuned again. Returns the last pass's result, or None when every pass was kept."""
     import shutil
 
-    from training.checkpoint import find_checkpoint, read_meta, reached
+    from training.checkpoint import find_checkpoint, read_meta
 
     result, tuned = None, False
     for refined, run_dir in refine_passes(config, out):
         kept = find_checkpoint(run_dir)
-        if kept is not None and (tuned or not _same_pass(read_meta(kept)["config"], refined)):
+        meta = read_meta(kept) if kept is not None else None
+        if meta is not None and (tuned or not _same_pass(meta["config"], refined)):
             console(f"{run_dir} was tuned from another start or with other settings: tuning it again")
             shutil.rmtree(run_dir)
-            kept = None
-        if kept is None or not reached(run_dir, refined.sft.max_steps):
-            result = run_sft(refined, init_from, run_dir, bins_dir=bins_dir, resume=kept is not None, console=console)
+            meta = None
+        if meta is None or meta["step"] < refined.sft.max_steps:
+            result = run_sft(refined, init_from, run_dir, bins_dir=bins_dir, resume=meta is not None, console=console)
             tuned = True
         init_from = run_dir
     return result
