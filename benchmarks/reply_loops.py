@@ -43,12 +43,16 @@ def main() -> None:
     table: dict[str, dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for model in args.models:
-            records = [r for seed in args.seeds for r in replies(model, args.prompts, seed, Path(tmp), args.host)]
+            records = [{**r, "seed": seed} for seed in args.seeds
+                       for r in replies(model, args.prompts, seed, Path(tmp), args.host)]
             texts = [r.get("response") or "" for r in records]
+            bad = [{"id": r.get("id"), "seed": r["seed"], "failed": bool(r.get("error")), "reply": t}
+                   for r, t in zip(records, texts) if loops(t) or r.get("error")]
             table[model] = {"replies": len(records), "looping": sum(map(loops, texts)),
                             "cut_at_limit": sum(r.get("done_reason") == "length" for r in records),
                             "failed": sum(bool(r.get("error")) for r in records),
-                            "mean_words": sum(len(t.split()) for t in texts) / max(1, len(texts))}
+                            "mean_words": sum(len(t.split()) for t in texts) / max(1, len(texts)),
+                            "looping_or_failed": bad}
 
     versions = {"ollama": subprocess.run(["ollama", "--version"], capture_output=True, text=True).stdout.strip()}
     result = {**provenance("reply_loops", versions), "seeds": args.seeds, "models": table}
@@ -58,6 +62,10 @@ def main() -> None:
              "|---|---:|---:|---:|---:|---:|"]
     for model, s in table.items():
         lines.append(f"| {model} | {s['replies']} | {s['looping']} | {s['cut_at_limit']} | {s['failed']} | {s['mean_words']:.1f} |")
+    lines += ["", "Looping or failed replies by prompt (the replies themselves are in the JSON):", ""]
+    for model, s in table.items():
+        by_prompt = Counter(str(b["id"]) for b in s["looping_or_failed"])
+        lines.append(f"- {model}: {', '.join(f'{k} {v}' for k, v in sorted(by_prompt.items())) or 'none'}")
     write_results(args.out, result, lines)
 
 
