@@ -18,7 +18,7 @@ from pathlib import Path
 from provenance import provenance, write_results
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
+sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]  # purple_screenshot imports purple from the repository
 CONVERSATIONS = Path(__file__).with_name("multi_turn_conversations.json")
 
 
