@@ -46,9 +46,10 @@ def main() -> None:
             records = [{**r, "seed": seed} for seed in args.seeds
                        for r in replies(model, args.prompts, seed, Path(tmp), args.host)]
             texts = [r.get("response") or "" for r in records]
+            looping = [loops(t) for t in texts]
             bad = [{"id": r.get("id"), "seed": r["seed"], "failed": bool(r.get("error")), "reply": t}
-                   for r, t in zip(records, texts) if loops(t) or r.get("error")]
-            table[model] = {"replies": len(records), "looping": sum(map(loops, texts)),
+                   for r, t, looped in zip(records, texts, looping) if looped or r.get("error")]
+            table[model] = {"replies": len(records), "looping": sum(looping),
                             "cut_at_limit": sum(r.get("done_reason") == "length" for r in records),
                             "failed": sum(bool(r.get("error")) for r in records),
                             "mean_words": sum(len(t.split()) for t in texts) / max(1, len(texts)),
