@@ -54,10 +54,11 @@ def test_show_reports_our_architecture_context_and_template(ollama_server, ollam
 
 
 def test_the_shipped_polski_mini_answers_each_turn_instead_of_repeating_an_earlier_reply(ollama_server, tmp_path):
-    """The model card's screenshot conversation (three prompts, as Purple sends them): no reply after the first may
-    repeat an earlier one. Candidates from soups of decays did, 4 to 9 times in 20 (benchmarks/results/multi_turn.md);
-    over six conversations the shipped model too echoes 22 of 120 later turns (multi_turn_six.md), so this guards the
-    screenshot's conversation only."""
+    """The model card's screenshot conversation (three prompts, as Purple sends them) over ten seeds: at most a quarter
+    of the replies after the first may repeat an earlier one, the shipping rule's bound (30 of 120 later turns over six
+    conversations, docs/status.md item 5). Candidates from soups of decays echoed 4 to 9 times in 20
+    (benchmarks/results/multi_turn.md); the model shipped on 2026-12-03 (fourteenth session) 1 in 20, the one before
+    it 0 (this test asked for none on seeds 1-3 until then, which a model echoing one turn in five passes by luck)."""
     import sys
     from pathlib import Path
 
@@ -72,8 +73,10 @@ def test_the_shipped_polski_mini_answers_each_turn_instead_of_repeating_an_earli
 
     register_model("polski-mini-shipped", modelfile=root / "modelfiles" / "polski-mini" / "Modelfile", host=ollama_server.url)
     client = ollama.Client(host=ollama_server.url)
-    for seed in (1, 2, 3):
+    echoing = []
+    for seed in range(1, 11):
         replies = conversation(client, "polski-mini-shipped", PROMPTS, seed)
         assert all(r.strip() for r in replies), replies
-        assert not any(echoes(replies[i], replies[:i]) for i in range(1, len(replies))), (seed, replies)
+        echoing += [(seed, replies) for i in range(1, len(replies)) if echoes(replies[i], replies[:i])]
+    assert len(echoing) <= 20 // 4, echoing
     assert echoes("Wczoraj byłem w Warszawie.", ["wczoraj byłem w warszawie. i dalej"])  # the check can fail
