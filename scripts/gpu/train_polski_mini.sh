@@ -6,7 +6,8 @@
 # WORK gets the run dirs; OUT gets the shareable results (evals, metrics, samples, GGUF).
 # STAGES=pretrain or STAGES=finish (SFT, export, evals) splits the work over two calls; default: both. A second
 # call with pretrain resumes a run the first call's limit cut (WORK/run is kept on a warm machine). On an H200
-# the whole recipe takes about 600 s (465 s of it pretraining, 2026-12-02), more than one 600 s device call allows.
+# the whole recipe takes about 720 s (550 s of it pretraining with the soup of decays, 2026-12-03), more than one
+# 600 s device call allows.
 # CHAT_TASKS=1 also runs the chat tasks on the SFT model (about a minute more, which a 600 s device call may not have:
 # on the CPU machine, `polski eval OUT/polski-mini.gguf --chat-tasks ntrex128-pol.jsonl` measures the same from the GGUF).
 set -euo pipefail
