@@ -53,7 +53,7 @@ def test_show_reports_our_architecture_context_and_template(ollama_server, ollam
     assert "<|im_start|>" in info["template"]
 
 
-def test_the_shipped_polski_mini_answers_each_turn_instead_of_repeating_an_earlier_reply(ollama_server, tmp_path):
+def test_the_shipped_polski_mini_answers_each_turn_instead_of_repeating_an_earlier_reply(ollama_server):
     """The model card's screenshot conversation (three prompts, as Purple sends them) over ten seeds: at most a quarter
     of the replies after the first may repeat an earlier one, the shipping rule's bound (30 of 120 later turns over six
     conversations, docs/status.md item 5). Candidates from soups of decays echoed 4 to 9 times in 20
