@@ -34,7 +34,7 @@ evaluate() {  # the pretrained model is evaluated on the same GPU while SFT runs
 }
 base=$(python3 -c "from training.config import load_config; from training.soup import pretrained_run
 print(pretrained_run(load_config('$config')).name)")  # run, or run-soup with train.decay_seeds
-evaluate "$base" > "$out/eval-$base.log" 2>&1 &
+[[ ${EVAL_BASE:-1} == 0 ]] || evaluate "$base" > "$out/eval-$base.log" 2>&1 &  # EVAL_BASE=0: evaluated elsewhere
 
 start=$(date +%s)
 polski sft --config "$config" --init-from "$work/$base" --out "$work/sft" --source "$data/sft" --bins "$work/bins" \

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The chat stages ([sft], [refine], export, evaluations) of several configs from one pretrained WORK, side by side on
+# one GPU (the 40M model's SFT leaves most of an H200 idle: four finish in about the time of two).
+# Usage: bash scripts/gpu/finish_variants.sh DATA WORK OUT CONFIG ...
+#   WORK holds the pretraining (`STAGES=pretrain bash scripts/gpu/train_polski_mini.sh DATA WORK OUT`); each CONFIG
+#   (a path or name extending that pretraining's config, differing only in [sft] / [refine]) finishes in
+#   WORK-NAME, which links WORK's bins and runs, with its results in OUT/NAME (NAME: the config file's stem).
+#   The pretrained model is evaluated once, by the first CONFIG (OUT/NAME/eval-BASE). Logs: OUT/NAME.log.
+set -euo pipefail
+data=$1 work=$2 out=$3
+shift 3
+here=$(dirname "$0")
+mkdir -p "$out"
+bash "$here/unpack_bins.sh" "$data" "$work"
+first=1
+for config in "$@"; do
+    name=$(basename "$config" .toml)
+    mkdir -p "$work-$name"
+    for d in "$work"/*; do ln -sfn "$d" "$work-$name/$(basename "$d")"; done
+    rm -rf "$work-$name/sft" "$work-$name/refine"  # links to WORK's own chat stages, if it had any
+    STAGES=finish EVAL_BASE=$first POLSKI_CONFIG=$config bash "$here/train_polski_mini.sh" "$data" "$work-$name" \
+        "$out/$name" > "$out/$name.log" 2>&1 || echo "$name failed: $out/$name.log" &
+    first=0
+done
+wait
