@@ -312,3 +312,28 @@ def test_a_soup_of_decays_branches_at_the_decay_averages_the_ends_and_tunes_the_
                          env={**os.environ, "POLSKI_CONFIG": str(cosine), "PYTHONPATH": str(ROOT)},
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode != 0 and 'decay_seeds needs optim.schedule = "wsd"' in bad.stderr
+
+
+@pytest.mark.slow
+def test_finish_variants_tunes_each_config_from_one_pretraining_in_its_own_work_dir(tmp_path):
+    """scripts/gpu/finish_variants.sh: each config's [sft] and [refine] start from the one pretrained run, side by side,
+    each in WORK-NAME with its own GGUF and evaluations; the pretrained model is evaluated once."""
+    from training.checkpoint import load_checkpoint
+    from training.config import dump_config, load_config
+
+    data, config = _recipe_inputs(tmp_path)
+    config.write_text(dump_config(load_config(config, {"refine": {"max_steps": 2, "multi_turn_share": 0.5}})))
+    work, out = tmp_path / "work", tmp_path / "out"
+    _run_script("train_polski_mini.sh", data, work, out, POLSKI_CONFIG=str(config), STAGES="pretrain")
+    (tmp_path / "mix.toml").write_text(f'extends = "{config}"\n\n[refine]\npretrain_mix = 0.5\n')
+    (tmp_path / "short.toml").write_text(f'extends = "{config}"\n\n[sft]\nmax_steps = 2\n')
+    _run_script("finish_variants.sh", data, work, out, tmp_path / "mix.toml", tmp_path / "short.toml")
+    assert not (work / "sft").exists()  # WORK keeps only the pretraining
+    for name, sft_steps in (("mix", 3), ("short", 2)):
+        sft = load_checkpoint(tmp_path / f"work-{name}" / "sft", weights_only=True)
+        assert sft.meta["step"] == sft_steps and sft.meta["init_from"].startswith(str((work / "run").resolve()))
+        refined = load_checkpoint(tmp_path / f"work-{name}" / "refine", weights_only=True)
+        assert refined.meta["init_from"].startswith(str((tmp_path / f"work-{name}" / "sft").resolve()))
+        assert (out / name / "polski-mini.gguf").stat().st_size > 0 and (out / name / "eval-refine" / "eval.json").is_file()
+    assert "pretrain_mix = 0.5" in (tmp_path / "work-mix" / "refine" / "config.toml").read_text()
+    assert (out / "mix" / "eval-run" / "eval.json").is_file() and not (out / "short" / "eval-run").exists()
