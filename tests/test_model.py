@@ -135,6 +135,28 @@ def test_chunked_loss_matches_full_loss_and_gradients():
     assert torch.allclose(g_full, m.tok_embeddings.weight.grad, atol=1e-6)
 
 
+def test_target_weights_weigh_the_training_loss_only_and_the_chunked_loss_agrees():
+    import torch.nn.functional as F
+
+    m = model()
+    idx = torch.randint(0, 512, (2, 32))
+    y = idx.roll(-1, 1)
+    y[0, :5] = -1
+    y[1, 7] = y[1, 20] = 3  # the weighted id appears twice among the targets
+    m.target_weight = torch.ones(512)
+    m.target_weight[3] = 2.0
+    logits, weighted = m(idx, y)
+    per_token = F.cross_entropy(logits.float().view(-1, 512), y.view(-1), ignore_index=-1, reduction="none")
+    counted = y.view(-1) != -1
+    w = torch.where(y.view(-1) == 3, 2.0, 1.0)[counted]
+    assert torch.allclose(weighted, (per_token[counted] * w).sum() / w.sum(), atol=1e-5)
+    assert not torch.allclose(weighted, per_token[counted].mean(), atol=1e-5)
+    m.loss_chunk_tokens = 24
+    assert torch.allclose(m(idx, y)[1], weighted, atol=1e-5)
+    m.eval()  # evaluation (validation loss, BPB) is never weighted
+    assert torch.allclose(m(idx, y)[1], per_token[counted].mean(), atol=1e-5)
+
+
 @pytest.mark.parametrize("mode", ["full", "selective"])
 def test_activation_checkpointing_gives_the_same_gradients(mode):
     idx = torch.randint(0, 512, (2, 32))

@@ -1,4 +1,6 @@
 """Chat fine-tuning data: ChatML rendering, the loss mask, packing."""
+import json
+
 import numpy as np
 import pytest
 
@@ -118,6 +120,45 @@ def test_sft_document_attention_applies_to_the_sft_only():
     assert sft_config(shared).train.document_attention is True
     off = load_config("polski-tiny", {"train": {"document_attention": True}, "sft": {"document_attention": False}})
     assert off.train.document_attention is True and sft_config(off).train.document_attention is False
+
+
+def test_end_weight_weighs_the_end_marker_in_sft_and_refine_only():
+    import torch
+
+    from training.config import load_config
+    from training.engines.base import Engine
+    from training.model import GPT
+    from training.sft import refine_config, sft_config
+    from training.tokenizer import SPECIAL
+
+    base = load_config("polski-tiny", {"sft": {"end_weight": 2.0}, "refine": {"max_steps": 2, "end_weight": 3.0}})
+    assert base.train.end_weight == 1 and sft_config(base).train.end_weight == 2
+    assert sft_config(refine_config(base)).train.end_weight == 3
+    model = GPT(base.model)
+    Engine.prepare_model(model, sft_config(base).train)
+    expected = torch.ones(base.model.vocab_size)
+    expected[SPECIAL["im_end"]] = 2
+    assert torch.equal(model.target_weight, expected)
+    Engine.prepare_model(model, base.train)  # a pretraining engine: no weights
+    assert model.target_weight is None and "target_weight" not in model.state_dict()
+
+
+def test_an_sft_with_end_weight_trains_on_the_weighted_loss(tiny_run, tmp_path):
+    from training.config import load_config
+    from training.metrics import read_metrics
+    from training.sft import run_sft
+
+    source = tmp_path / "short.jsonl"  # replies short enough that their end markers fit the tiny model's 128 tokens
+    source.write_text("".join(json.dumps({"instruction": f"Podaj liczbę {n}.", "output": f"To jest {n}."}) + "\n"
+                              for n in range(40)), encoding="utf-8")
+    first_loss = {}
+    for weight in (1.0, 4.0):
+        config = load_config("polski-tiny", {"sft": {"sources": [str(source)], "max_steps": 2, "micro_batch_size": 8,
+                                                       "end_weight": weight}})
+        run_sft(config, tiny_run.parent / "pretrain", tmp_path / f"w{weight}", console=lambda *_: None)
+        first_loss[weight] = read_metrics(tmp_path / f"w{weight}" / "metrics.jsonl", "train")[0]["loss"]
+    # the same weights and batch: the first step's loss differs only by how much the end markers count
+    assert first_loss[1.0] != first_loss[4.0]
 
 
 def test_frozen_embeddings_keep_every_row_but_the_chat_markers(tiny_run, tmp_path):

@@ -136,6 +136,8 @@ class TrainConfig(Strict):
     decay_seeds: list[int] = []
     # None: every embedding row learns; a list: only these rows (set by sft.freeze_embeddings)
     trainable_embedding_rows: list[int] | None = None
+    # weight of <|im_end|> targets in the training loss (a weighted mean; evaluation is unweighted); set by sft.end_weight
+    end_weight: float = Field(1.0, gt=0)
 
     @field_validator("source_weights", "decay_source_weights")
     @classmethod
@@ -226,6 +228,9 @@ class SFTConfig(Strict):
     # (the instruction data is single-turn; without chains a tuned model may answer an earlier message again)
     multi_turn_share: float = Field(0.0, ge=0, le=1)
     multi_turn_max: int = Field(3, ge=2)
+    # > 1: the <|im_end|> that closes each reply counts that many times in the loss, so the model learns to stop more
+    # firmly than the words around it; aimed at chat stages with much plain text, whose replies ran on (2026-12-03)
+    end_weight: float = Field(1.0, gt=0)
 
 
 class RefineConfig(Strict):
@@ -238,6 +243,7 @@ class RefineConfig(Strict):
     lr: float | None = Field(None, gt=0)
     pretrain_mix: float | None = Field(None, ge=0, lt=1)
     multi_turn_share: float | None = Field(None, ge=0, le=1)
+    end_weight: float | None = Field(None, gt=0)
     # after the first pass (train.seed's order of conversations and plain-text rows) the refine runs again on its own
     # result once per seed here, with that seed's order: two passes halved the echoes of a soup of SFTs (2026-12-03)
     repeat_seeds: list[int] = Field(default_factory=list)

@@ -122,6 +122,8 @@ class GPT(nn.Module):
         self.loss_chunk_tokens = 0  # >0: loss computed in chunks without keeping full logits
         self.document_start_id = None  # a token id: attention stays inside the documents it starts (see hidden)
         self.chunk_loss = chunk_loss_sum  # the engine swaps in a compiled one (fused: no fp32 logits in memory)
+        # (V,) weight of each target id in the training loss, or None (uniform); evaluation never weighs
+        self.register_buffer("target_weight", None, persistent=False)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -167,10 +169,13 @@ class GPT(nn.Module):
         h = self.hidden(idx)
         if targets is None:
             return F.linear(h, self.output_weight), None
+        weight = self.target_weight.float() if self.training and self.target_weight is not None else None
         if self.loss_chunk_tokens and self.training:
-            return None, chunked_cross_entropy(h, self.output_weight, targets, self.loss_chunk_tokens, self.chunk_loss)
+            return None, chunked_cross_entropy(h, self.output_weight, targets, self.loss_chunk_tokens, self.chunk_loss,
+                                               weight)
         logits = F.linear(h, self.output_weight)
-        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=IGNORE_INDEX)
+        loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), weight=weight,
+                               ignore_index=IGNORE_INDEX)
         return logits, loss
 
     def num_params(self) -> int:
@@ -251,9 +256,9 @@ def sample_next(logits, temperature: float, top_k: int | None, top_p: float | No
     return torch.multinomial(probs, 1, generator=generator).squeeze(-1)
 
 
-def chunk_loss_sum(h, weight, targets):
+def chunk_loss_sum(h, weight, targets, target_weight=None):
     logits = F.linear(h, weight).float()
-    return F.cross_entropy(logits, targets, ignore_index=IGNORE_INDEX, reduction="sum")
+    return F.cross_entropy(logits, targets, weight=target_weight, ignore_index=IGNORE_INDEX, reduction="sum")
 
 
 def document_mask(idx: torch.Tensor, start_id: int) -> torch.Tensor:
@@ -268,13 +273,17 @@ def document_mask(idx: torch.Tensor, start_id: int) -> torch.Tensor:
     return ((doc[:, :, None] == doc[:, None, :]) & causal)[:, None]
 
 
-def chunked_cross_entropy(h, weight, targets, chunk_tokens: int, chunk_loss=chunk_loss_sum) -> torch.Tensor:
-    """Mean cross-entropy of (h @ weight.T) against targets, never holding more than one chunk of logits."""
+def chunked_cross_entropy(h, weight, targets, chunk_tokens: int, chunk_loss=chunk_loss_sum,
+                          target_weight=None) -> torch.Tensor:
+    """Mean cross-entropy of (h @ weight.T) against targets, never holding more than one chunk of logits
+    (weighted by target_weight[target] when given, as F.cross_entropy's weight does)."""
     h = h.reshape(-1, h.size(-1))
     targets = targets.reshape(-1)
     total = h.new_zeros((), dtype=torch.float32)
     for start in range(0, h.size(0), chunk_tokens):
         sl = slice(start, start + chunk_tokens)
-        total = total + checkpoint(chunk_loss, h[sl], weight, targets[sl], use_reentrant=False)
-    count = (targets != IGNORE_INDEX).sum().clamp(min=1)
-    return total / count
+        total = total + checkpoint(chunk_loss, h[sl], weight, targets[sl], target_weight, use_reentrant=False)
+    counted = targets != IGNORE_INDEX
+    if target_weight is None:
+        return total / counted.sum().clamp(min=1)
+    return total / target_weight[targets[counted]].sum().clamp(min=1e-12)

@@ -178,6 +178,7 @@ def sft_config(config: Config) -> Config:
                                                    "eval_interval": max(1, s.max_steps // 4),
                                                    "checkpoint_interval": max(1, s.max_steps // 2),
                                                    "sample_prompts": [], "document_attention": document_attention,
+                                                   "end_weight": s.end_weight,
                                                    "trainable_embedding_rows": [SPECIAL["im_start"], SPECIAL["im_end"]]
                                                    if s.freeze_embeddings else None}),
     })

@@ -37,6 +37,10 @@ class Engine(ABC):
         model.set_activation_checkpointing(train.activation_checkpointing)
         model.loss_chunk_tokens = train.loss_chunk_tokens
         model.document_start_id = SPECIAL["bos"] if train.document_attention else None
+        model.target_weight = None
+        if train.end_weight != 1:
+            model.target_weight = torch.ones(model.config.vocab_size)
+            model.target_weight[SPECIAL["im_end"]] = train.end_weight
 
     @staticmethod
     def compile_blocks(model, mode: str = "default") -> None:
