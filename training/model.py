@@ -286,4 +286,4 @@ def chunked_cross_entropy(h, weight, targets, chunk_tokens: int, chunk_loss=chun
     counted = targets != IGNORE_INDEX
     if target_weight is None:
         return total / counted.sum().clamp(min=1)
-    return total / target_weight[targets[counted]].sum().clamp(min=1e-12)
+    return total / (target_weight[targets.clamp(min=0)] * counted).sum().clamp(min=1e-12)  # no data-dependent shape
