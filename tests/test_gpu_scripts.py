@@ -327,7 +327,7 @@ def test_finish_variants_tunes_each_config_from_one_pretraining_in_its_own_work_
     _run_script("train_polski_mini.sh", data, work, out, POLSKI_CONFIG=str(config), STAGES="pretrain")
     (tmp_path / "mix.toml").write_text(f'extends = "{config}"\n\n[refine]\npretrain_mix = 0.5\n')
     (tmp_path / "short.toml").write_text(f'extends = "{config}"\n\n[sft]\nmax_steps = 2\n')
-    _run_script("finish_variants.sh", data, work, out, tmp_path / "mix.toml", tmp_path / "short.toml")
+    _run_script("finish_variants.sh", data, work, out, tmp_path / "mix.toml", tmp_path / "short.toml", SCREEN_SAMPLES="2")
     assert not (work / "sft").exists()  # WORK keeps only the pretraining
     for name, sft_steps in (("mix", 3), ("short", 2)):
         sft = load_checkpoint(tmp_path / f"work-{name}" / "sft", weights_only=True)
@@ -337,3 +337,6 @@ def test_finish_variants_tunes_each_config_from_one_pretraining_in_its_own_work_
         assert (out / name / "polski-mini.gguf").stat().st_size > 0 and (out / name / "eval-refine" / "eval.json").is_file()
     assert "pretrain_mix = 0.5" in (tmp_path / "work-mix" / "refine" / "config.toml").read_text()
     assert (out / "mix" / "eval-run" / "eval.json").is_file() and not (out / "short" / "eval-run").exists()
+    screened = json.loads((out / "screen.json").read_text())["runs"]  # every chat model's replies, screened for loops
+    assert sorted(screened) == [str(tmp_path / f"work-{name}" / "refine") for name in ("mix", "short")]
+    assert all(run["replies"] == 2 * 7 for run in screened.values())

@@ -6,6 +6,9 @@
 #   (a path or name extending that pretraining's config, differing only in [sft] / [refine]) finishes in
 #   WORK-NAME, which links WORK's bins and runs, with its results in OUT/NAME (NAME: the config file's stem).
 #   The pretrained model is evaluated once, by the first CONFIG (OUT/NAME/eval-BASE). Logs: OUT/NAME.log.
+#   WORK's pretrained run may also be a GGUF brought back by `polski import GGUF --out WORK/run-soup` (no WORK/run).
+#   Then every chat model's replies are screened for loops (OUT/screen.md, `benchmarks/reply_loops_torch.py`), so
+#   that only the best GGUFs need to travel to Ollama's check; SCREEN=0 skips it.
 set -euo pipefail
 data=$1 work=$2 out=$3
 shift 3
@@ -23,3 +26,14 @@ for config in "$@"; do
     first=0
 done
 wait
+chats=()
+for config in "$@"; do
+    name=$(basename "$config" .toml)
+    for stage in refine sft; do
+        if [ -e "$work-$name/$stage/checkpoints/latest" ]; then chats+=("$work-$name/$stage"); break; fi
+    done
+done
+if [[ ${SCREEN:-1} == 1 && ${#chats[@]} -gt 0 ]]; then
+    python3 "$here/../../benchmarks/reply_loops_torch.py" "${chats[@]}" --samples "${SCREEN_SAMPLES:-20}" \
+        --out "$out/screen" > "$out/screen.log" 2>&1 || echo "screen failed: $out/screen.log"
+fi

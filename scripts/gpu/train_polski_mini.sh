@@ -53,11 +53,11 @@ polski export "$work/$chat" --out "$out/polski-mini.gguf" --dtype q8_0 --force
 members=(run)
 [ "$base" = run ] || members+=("$base")
 [ "$chat" = sft ] || members+=(sft)
-for stage in "${members[@]}" "$chat"; do
-    cp "$work/$stage/metrics.jsonl" "$out/metrics-$stage.jsonl"
+for stage in "${members[@]}" "$chat"; do  # a base imported from a GGUF (`polski import`) has no metrics, nor WORK/run
+    cp "$work/$stage/metrics.jsonl" "$out/metrics-$stage.jsonl" 2>/dev/null || true
     cp "$work/$stage/samples.jsonl" "$out/samples-$stage.jsonl" 2>/dev/null || true
 done
-cp "$work/run/config.toml" "$out/config.toml"
+cp "$work/run/config.toml" "$out/config.toml" 2>/dev/null || cp "$work/$chat/config.toml" "$out/config.toml"
 chat_args=()
 [[ ${CHAT_TASKS:-0} == 1 ]] && chat_args=(--chat-tasks "$data/eval/ntrex128-pol.jsonl")  # restoring diacritics, punctuation
 evaluate "$chat" "${chat_args[@]}"
