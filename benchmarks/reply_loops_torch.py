@@ -18,6 +18,8 @@ import torch
 from provenance import provenance, write_results
 from reply_loops import ROOT, loops  # reply_loops also puts the repository on sys.path
 
+MAX_NEW_TOKENS = 120  # as reply_loops.py asks Ollama for
+
 
 def penalize(logits: torch.Tensor, recent: torch.Tensor, penalty: float) -> torch.Tensor:
     """llama.cpp's repeat penalty: each token seen in `recent` (B, N) has a positive logit divided, a negative one
@@ -27,7 +29,7 @@ def penalize(logits: torch.Tensor, recent: torch.Tensor, penalty: float) -> torc
 
 
 @torch.no_grad()
-def sample_replies(model, prompt_ids: list[int], n: int, stop_ids: list[int], *, seed: int, max_new_tokens: int = 120,
+def sample_replies(model, prompt_ids: list[int], n: int, stop_ids: list[int], *, seed: int, max_new_tokens: int = MAX_NEW_TOKENS,
                    temperature: float = 0.3, top_k: int = 40, top_p: float = 0.9, penalty: float = 1.1,
                    last_n: int = 64) -> list[list[int]]:
     """n sampled continuations of one prompt (same length rows, so no padding), each cut at its first stop id."""
@@ -66,7 +68,7 @@ def screen(run_dir: Path, prompts: list[dict], samples: int, device: str) -> dic
         ids, _ = encode_conversation(tok, [{"role": "user", "content": record["prompt"]}], system)
         ids += tok.encode("<|im_start|>assistant\n")
         for row in sample_replies(model, ids, samples, stop_ids, seed=1000 + n):
-            cut += len(row) >= 120
+            cut += len(row) >= MAX_NEW_TOKENS
             replies.append({"id": record["id"], "reply": tok.decode(row)})
     looping = [r for r in replies if loops(r["reply"])]
     return {"replies": len(replies), "looping": len(looping), "cut_at_limit": cut,
