@@ -30,8 +30,8 @@ def penalize(logits: torch.Tensor, recent: torch.Tensor, penalty: float) -> torc
 
 @torch.no_grad()
 def sample_replies(model, prompt_ids: list[int], n: int, stop_ids: list[int], *, seed: int,
-                   max_new_tokens: int = MAX_NEW_TOKENS, temperature: float = 0.3, top_k: int = 40, top_p: float = 0.9, penalty: float = 1.1,
-                   last_n: int = 64) -> list[list[int]]:
+                   max_new_tokens: int = MAX_NEW_TOKENS, temperature: float = 0.3, top_k: int = 40,
+                   top_p: float = 0.9, penalty: float = 1.1, last_n: int = 64) -> list[list[int]]:
     """n sampled continuations of one prompt (same length rows, so no padding), each cut at its first stop id."""
     from training.model import sample_next
 
