@@ -4,6 +4,7 @@ import math
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -327,7 +328,8 @@ def test_finish_variants_tunes_each_config_from_one_pretraining_in_its_own_work_
     _run_script("train_polski_mini.sh", data, work, out, POLSKI_CONFIG=str(config), STAGES="pretrain")
     (tmp_path / "mix.toml").write_text(f'extends = "{config}"\n\n[refine]\npretrain_mix = 0.5\n')
     (tmp_path / "short.toml").write_text(f'extends = "{config}"\n\n[sft]\nmax_steps = 2\n')
-    _run_script("finish_variants.sh", data, work, out, tmp_path / "mix.toml", tmp_path / "short.toml", SCREEN_SAMPLES="2")
+    _run_script("finish_variants.sh", data, work, out, tmp_path / "mix.toml", tmp_path / "short.toml", SCREEN_SAMPLES="2",
+                MERGES="0.5")
     assert not (work / "sft").exists()  # WORK keeps only the pretraining
     for name, sft_steps in (("mix", 3), ("short", 2)):
         sft = load_checkpoint(tmp_path / f"work-{name}" / "sft", weights_only=True)
@@ -338,5 +340,16 @@ def test_finish_variants_tunes_each_config_from_one_pretraining_in_its_own_work_
     assert "pretrain_mix = 0.5" in (tmp_path / "work-mix" / "refine" / "config.toml").read_text()
     assert (out / "mix" / "eval-run" / "eval.json").is_file() and not (out / "short" / "eval-run").exists()
     screened = json.loads((out / "screen.json").read_text())["runs"]  # every chat model's replies, screened for loops
-    assert sorted(screened) == [str(tmp_path / f"work-{name}" / "refine") for name in ("mix", "short")]
+    runs = [tmp_path / f"work-{name}" / stage for name in ("mix", "short") for stage in ("merge-0.5", "refine")]
+    assert sorted(screened) == sorted(map(str, runs))
     assert all(run["replies"] == 2 * 7 for run in screened.values())
+    for name in ("mix", "short"):  # the merge: half the pretrained soup, half the chat model, evaluated like it
+        merged = load_checkpoint(tmp_path / f"work-{name}" / "merge-0.5", weights_only=True)
+        assert merged.meta["merged"]["base_share"] == 0.5 and (out / name / "eval-merge-0.5" / "eval.json").is_file()
+    picked = subprocess.run([sys.executable, str(ROOT / "scripts/gpu/pick_chat.py"), work, out, "--max-looping", "14"],
+                            capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    ranking = (out / "ranking.md").read_text()
+    assert picked.stdout.strip() in screened and all(run in ranking for run in screened)
+    none = subprocess.run([sys.executable, str(ROOT / "scripts/gpu/pick_chat.py"), work, out, "--max-looping", "-1"],
+                          capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert none.stdout == ""  # no model passes the screen: nothing to bring back

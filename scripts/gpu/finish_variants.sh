@@ -9,6 +9,8 @@
 #   WORK's pretrained run may also be a GGUF brought back by `polski import GGUF --out WORK/run-soup` (no WORK/run).
 #   Then every chat model's replies are screened for loops (OUT/screen.md, `benchmarks/reply_loops_torch.py`), so
 #   that only the best GGUFs need to travel to Ollama's check; SCREEN=0 skips it.
+#   MERGES="0.1 0.2" also pulls each chat model that share of the way back to the pretrained soup (`polski merge`,
+#   WORK-NAME/merge-W), evaluated (OUT/NAME/eval-merge-W) and screened beside the chat models.
 set -euo pipefail
 data=$1 work=$2 out=$3
 shift 3
@@ -33,6 +35,22 @@ for config in "$@"; do
         if [ -e "$work-$name/$stage/checkpoints/latest" ]; then chats+=("$work-$name/$stage"); break; fi
     done
 done
+base=$work/run-soup
+[ -e "$base" ] || base=$work/run
+rm -f "$out/merges.txt"
+for chat in "${chats[@]}"; do
+    name=$(basename "$(dirname "$chat")")
+    name=${name#"$(basename "$work")-"}
+    for w in ${MERGES:-}; do
+        merged=$(dirname "$chat")/merge-$w
+        rm -rf "$merged"
+        python3 -m training.cli merge "$base" "$chat" --out "$merged" --base-share "$w" > "$out/$name-merge-$w.log" 2>&1 &&
+            bash "$here/eval_model.sh" "$data" "$work" "$merged" "$out/$name/eval-merge-$w" >> "$out/$name-merge-$w.log" 2>&1 &&
+            echo "$merged" >> "$out/merges.txt" || echo "merge $w of $name failed: $out/$name-merge-$w.log" &
+    done
+done
+wait
+[ -e "$out/merges.txt" ] && mapfile -t -O "${#chats[@]}" chats < "$out/merges.txt"
 if [[ ${SCREEN:-1} == 1 && ${#chats[@]} -gt 0 ]]; then
     python3 "$here/../../benchmarks/reply_loops_torch.py" "${chats[@]}" --samples "${SCREEN_SAMPLES:-20}" \
         --out "$out/screen" > "$out/screen.log" 2>&1 || echo "screen failed: $out/screen.log"
