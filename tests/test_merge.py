@@ -54,3 +54,37 @@ def test_a_merged_run_is_a_start_not_a_run_to_resume(tiny_run, tmp_path):
     config = load_gpt(tmp_path / "m")[1]
     with pytest.raises(CheckpointError, match="--init-from"):
         train(config, iter(()), tmp_path / "m", resume=True, console=lambda *_: None)
+
+
+def test_the_pipeline_merges_the_last_chat_stage_back_toward_the_pretrained_run(tiny_run, tmp_path):
+    """[merge] base_share: a stage after the chat stages whose run eval and export read; 0 switches it off."""
+    import shutil
+
+    from training import pipeline_steps
+    from training.config import dump_config, load_config
+    from training.pipeline import plan
+    from training.sft import chat_run
+
+    config = load_config("polski-tiny", {"sft": {"sources": [str(tiny_run.parent / "sft.jsonl")]},
+                                         "merge": {"base_share": 0.25}, "paths": {"work_dir": str(tmp_path / "work")}})
+    stages = {s.name: s for s in plan(config, tmp_path / "c.toml", None, register=False)}
+    assert list(stages)[4:7] == ["sft", "merge", "eval"]
+    assert stages["merge"].inputs == ["sft", "train"] and stages["eval"].inputs == stages["export"].inputs == ["merge"]
+    shutil.copytree(tiny_run.parent / "pretrain", config.paths.run)
+    shutil.copytree(tiny_run, config.paths.sft)
+    for _ in range(2):  # made whole again on a second run, not refused for the first one's checkpoint
+        pipeline_steps.merge(config)
+    assert chat_run(config) == config.paths.merge
+    merged = load_checkpoint(config.paths.merge, weights_only=True)
+    assert merged.meta["merged"]["base_share"] == 0.25
+    a = load_checkpoint(config.paths.run, weights_only=True).model_state
+    b = load_checkpoint(config.paths.sft, weights_only=True).model_state
+    name = "layers.0.attention.wq.weight" if "layers.0.attention.wq.weight" in a else next(iter(a))
+    torch.testing.assert_close(merged.model_state[name].float(), 0.25 * a[name].float() + 0.75 * b[name].float())
+
+    child = tmp_path / "child.toml"
+    (tmp_path / "parent.toml").write_text(dump_config(config))
+    child.write_text('extends = "parent.toml"\n\n[merge]\nbase_share = 0\n')
+    off = load_config(child)
+    assert off.merge is None and chat_run(off) == off.paths.sft
+    assert "merge" not in [s.name for s in plan(off, child, None, register=False)]

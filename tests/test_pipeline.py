@@ -7,7 +7,7 @@ from tests.polish_text import write_polish_jsonl
 from training.config import dump_config, load_config
 from training.pipeline import STAGES as ALL_STAGES, run_pipeline
 
-STAGES = [s for s in ALL_STAGES if s != "refine"]  # polski-tiny has no [refine] (tests/test_refine.py runs one)
+STAGES = [s for s in ALL_STAGES if s not in ("refine", "merge")]  # polski-tiny has neither (tests/test_refine.py runs both)
 
 pytestmark = [pytest.mark.slow, pytest.mark.ollama]
 

@@ -249,6 +249,14 @@ class RefineConfig(Strict):
     repeat_seeds: list[int] = Field(default_factory=list)
 
 
+class MergeConfig(Strict):
+    """The finished chat model pulled part of the way back toward the pretrained run it started from (`polski merge`,
+    WiSE-FT): base_share x pretrained + (1 - base_share) x chat, the chat markers' embedding rows kept from the chat
+    model. Gives back plain-text quality (NTREX) that the chat stages cost, at some of the chat form's firmness."""
+
+    base_share: float = Field(ge=0, lt=1)  # 0: no merge stage
+
+
 class EvalConfig(Strict):
     """What `polski pipeline` evaluates the finished model on (besides the validation bins)."""
 
@@ -306,6 +314,10 @@ class PathsConfig(Strict):
         return self.root / "refine"
 
     @property
+    def merge(self) -> Path:
+        return self.root / "merge"
+
+    @property
     def eval(self) -> Path:
         return self.root / "eval"
 
@@ -325,6 +337,7 @@ class Config(Strict):
     tokenizer: TokenizerConfig = TokenizerConfig()
     sft: SFTConfig = SFTConfig()
     refine: RefineConfig | None = None
+    merge: MergeConfig | None = None
     eval: EvalConfig = EvalConfig()
     export: ExportConfig = ExportConfig()
     ollama: OllamaConfig = OllamaConfig()
@@ -334,6 +347,11 @@ class Config(Strict):
     @classmethod
     def _refine_off_at_zero_steps(cls, refine: RefineConfig | None) -> RefineConfig | None:
         return None if refine is not None and refine.max_steps == 0 else refine
+
+    @field_validator("merge")
+    @classmethod
+    def _merge_off_at_zero_share(cls, merge: MergeConfig | None) -> MergeConfig | None:
+        return None if merge is not None and merge.base_share == 0 else merge
 
     @model_validator(mode="after")
     def _vocab_matches(self) -> "Config":

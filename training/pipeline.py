@@ -17,7 +17,7 @@ from typing import Callable
 from training.atomic import write_json
 from training.config import Config
 
-STAGES = ["corpus", "tokenizer", "bins", "train", "sft", "refine", "eval", "export", "modelfile", "register"]
+STAGES = ["corpus", "tokenizer", "bins", "train", "sft", "refine", "merge", "eval", "export", "modelfile", "register"]
 
 
 @dataclass
@@ -63,6 +63,9 @@ def plan(config: Config, config_path: Path, host: str | None, register: bool) ->
     if config.refine is not None:  # a second chat stage; eval and export then read its result
         stages.append(Stage("refine", p.refine / "checkpoints" / "latest", ["sft"], c["refine"],
                             lambda: steps.refine(config)))
+    if config.merge is not None:  # the chat model pulled back toward the pretrained run; eval and export read it
+        stages.append(Stage("merge", p.merge / "checkpoints" / "latest", [stages[-1].name, "train"], c["merge"],
+                            lambda: steps.merge(config)))
     chat = stages[-1].name
     stages += [
         Stage("eval", p.eval / "eval.json", [chat], c["eval"], lambda: steps.evaluate(config)),

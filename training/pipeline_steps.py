@@ -62,6 +62,16 @@ def refine(config: Config) -> None:
     run_refine(config, config.paths.sft, out, bins_dir=config.paths.bins)
 
 
+def merge(config: Config) -> None:
+    from training.merge import merge_runs
+    from training.soup import pretrained_run
+    from training.sft import tuned_run
+
+    out = config.paths.merge
+    shutil.rmtree(out, ignore_errors=True)  # a merge is made whole again, never on top of an older one
+    merge_runs(pretrained_run(config), tuned_run(config), out, config.merge.base_share)
+
+
 def evaluate(config: Config) -> None:
     from training.evals.minimal_pairs import BUILTIN_PAIRS
     from training.evaluate import run_eval, write_report

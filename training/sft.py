@@ -230,9 +230,14 @@ def _same_pass(recorded: dict, refined: Config) -> bool:
     return recorded["sft"] == refined.sft.model_dump(mode="json") and recorded["train"]["seed"] == refined.train.seed
 
 
-def chat_run(config: Config) -> Path:
-    """The run dir of the finished chat model: the [refine] stage's when there is one, else the [sft] stage's."""
+def tuned_run(config: Config) -> Path:
+    """The run dir of the last chat stage: [refine]'s when there is one, else [sft]'s."""
     return config.paths.refine if config.refine is not None else config.paths.sft
+
+
+def chat_run(config: Config) -> Path:
+    """The run dir of the finished chat model: the [merge] stage's when there is one, else the last chat stage's."""
+    return config.paths.merge if config.merge is not None else tuned_run(config)
 
 
 def pretrain_rows(bins_dir: Path | str, count: int, row_len: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -48,12 +48,18 @@ if python3 -c "from training.config import load_config; exit(load_config('$confi
     echo "refine wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
     chat=refine
 fi
+share=$(python3 -c "from training.config import load_config; m = load_config('$config').merge; print(m.base_share if m else '')")
+if [ -n "$share" ]; then  # [merge]: the chat model pulled back toward the pretrained run
+    rm -rf "$work/merge"
+    polski merge "$work/$base" "$work/$chat" --out "$work/merge" --base-share "$share"
+    chat=merge
+fi
 
 polski export "$work/$chat" --out "$out/polski-mini.gguf" --dtype q8_0 --force
 members=(run)
 [ "$base" = run ] || members+=("$base")
-[ "$chat" = sft ] || members+=(sft)
-for stage in "${members[@]}" "$chat"; do  # a base imported from a GGUF (`polski import`) has no metrics, nor WORK/run
+for stage in "${members[@]}" sft refine merge; do  # an imported base (`polski import`) has no metrics, nor WORK/run
+    [ -e "$work/$stage" ] || continue
     cp "$work/$stage/metrics.jsonl" "$out/metrics-$stage.jsonl" 2>/dev/null || true
     cp "$work/$stage/samples.jsonl" "$out/samples-$stage.jsonl" 2>/dev/null || true
 done
