@@ -66,7 +66,8 @@ def test_the_pipeline_merges_the_last_chat_stage_back_toward_the_pretrained_run(
     from training.sft import chat_run
 
     config = load_config("polski-tiny", {"sft": {"sources": [str(tiny_run.parent / "sft.jsonl")]},
-                                         "merge": {"base_share": 0.25}, "paths": {"work_dir": str(tmp_path / "work")}})
+                                         "merge": {"base_share": 0.25, "tensors": ["feed_forward"]},
+                                         "paths": {"work_dir": str(tmp_path / "work")}})
     stages = {s.name: s for s in plan(config, tmp_path / "c.toml", None, register=False)}
     assert list(stages)[4:7] == ["sft", "merge", "eval"]
     assert stages["merge"].inputs == ["sft", "train"] and stages["eval"].inputs == stages["export"].inputs == ["merge"]
@@ -79,8 +80,11 @@ def test_the_pipeline_merges_the_last_chat_stage_back_toward_the_pretrained_run(
     assert merged.meta["merged"]["base_share"] == 0.25
     a = load_checkpoint(config.paths.run, weights_only=True).model_state
     b = load_checkpoint(config.paths.sft, weights_only=True).model_state
-    name = "layers.0.attention.wq.weight" if "layers.0.attention.wq.weight" in a else next(iter(a))
-    torch.testing.assert_close(merged.model_state[name].float(), 0.25 * a[name].float() + 0.75 * b[name].float())
+    assert merged.meta["merged"]["only"] == ["feed_forward"]
+    for name, t in merged.model_state.items():  # the blocks' MLPs merged, the rest as the chat stage left it
+        expected = 0.25 * a[name].float() + 0.75 * b[name].float() if "feed_forward" in name else b[name].float()
+        torch.testing.assert_close(t.float(), expected)
+    assert sum("feed_forward" in n for n in a) >= 3 and any(not torch.equal(a[n], b[n]) for n in a if "feed_forward" not in n)
 
     child = tmp_path / "child.toml"
     (tmp_path / "parent.toml").write_text(dump_config(config))
@@ -88,3 +92,18 @@ def test_the_pipeline_merges_the_last_chat_stage_back_toward_the_pretrained_run(
     off = load_config(child)
     assert off.merge is None and chat_run(off) == off.paths.sft
     assert "merge" not in [s.name for s in plan(off, child, None, register=False)]
+
+
+def test_only_merges_the_named_tensors_and_refuses_a_name_no_tensor_has(tiny_run, tmp_path):
+    base = tiny_run.parent / "pretrain"
+    assert main(["merge", str(base), str(tiny_run), "--out", str(tmp_path / "m"), "--base-share", "0.5",
+                 "--only", "attention.wq", "attention.wk"]) == 0
+    a = load_checkpoint(base, weights_only=True).model_state
+    b = load_checkpoint(tiny_run, weights_only=True).model_state
+    merged = load_checkpoint(tmp_path / "m", weights_only=True).model_state
+    for name, t in merged.items():
+        picked = "attention.wq" in name or "attention.wk" in name
+        torch.testing.assert_close(t.float(), 0.5 * a[name].float() + 0.5 * b[name].float() if picked else b[name].float())
+    with pytest.raises(ConfigError, match="no tensor name contains 'feedforward'"):
+        merge_runs(base, tiny_run, tmp_path / "m2", 0.5, ["feedforward"])
+    assert not (tmp_path / "m2").exists()

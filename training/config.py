@@ -255,6 +255,9 @@ class MergeConfig(Strict):
     model. Gives back plain-text quality (NTREX) that the chat stages cost, at some of the chat form's firmness."""
 
     base_share: float = Field(ge=0, lt=1)  # 0: no merge stage
+    # only the tensors whose names contain one of these are merged (empty: all); ["feed_forward"] leaves attention,
+    # norms and embedding as the chat stages left them, which kept polski-mini's chat tasks (2026-12-04)
+    tensors: list[str] = []
 
 
 class EvalConfig(Strict):

@@ -33,12 +33,16 @@ def _check_same_model(a: dict, b: dict) -> None:
                                   "merge runs of one model shape")
 
 
-def merge_weights(base: dict, tuned: dict, base_share: float, tuned_rows: list[int] = ()) -> dict:
+def merge_weights(base: dict, tuned: dict, base_share: float, tuned_rows: list[int] = (), only: list[str] = ()) -> dict:
     """base_share * base + (1 - base_share) * tuned, tensor by tensor, in fp32, kept in the tuned run's dtypes;
-    the embedding rows of the token ids in `tuned_rows` are the tuned run's own."""
+    the embedding rows of the token ids in `tuned_rows` are the tuned run's own. With `only`, just the tensors whose
+    names contain one of its strings are merged; the others are the tuned run's."""
     _check_same_model(base, tuned)
     merged = {}
     for name, t in tuned.items():
+        if only and not any(part in name for part in only):
+            merged[name] = t.clone()
+            continue
         merged[name] = (base_share * base[name].float() + (1 - base_share) * t.float()).to(t.dtype)
         if name in EMBEDDING_TABLES and tuned_rows:
             merged[name][list(tuned_rows)] = t[list(tuned_rows)]
@@ -63,8 +67,9 @@ def _write_run(out: Path | str, source, weights: dict, meta: dict) -> Path:
     return save_checkpoint(out, step, weights, {}, meta, keep_last=1)
 
 
-def merge_runs(base: Path | str, tuned: Path | str, out: Path | str, base_share: float) -> Path:
-    """Writes OUT as a run whose one checkpoint is the merge; returns its step dir."""
+def merge_runs(base: Path | str, tuned: Path | str, out: Path | str, base_share: float, only: list[str] = ()) -> Path:
+    """Writes OUT as a run whose one checkpoint is the merge (of the tensors named by `only`, else all); returns its
+    step dir."""
     if not 0 <= base_share <= 1:
         raise ConfigError(f"--base-share {base_share} is outside 0..1: 0 keeps the tuned run, 1 the base run")
     if find_checkpoint(out) is not None:
@@ -73,8 +78,12 @@ def merge_runs(base: Path | str, tuned: Path | str, out: Path | str, base_share:
     b = load_checkpoint(tuned, weights_only=True)
     source = load_source(b.path)  # the tuned run's config and tokenizer, found as `polski export` finds them
     tokenizer = Tokenizer.load(source.tokenizer_dir)
-    merged = merge_weights(a.model_state, b.model_state, base_share, [tokenizer.im_start_id, tokenizer.im_end_id])
-    meta = {**b.meta, "merged": {"base": str(a.path), "tuned": str(b.path), "base_share": base_share}}
+    unknown = [part for part in only if not any(part in name for name in b.model_state)]
+    if unknown:
+        raise ConfigError(f"no tensor name contains {unknown[0]!r}: name tensors as in the checkpoint, e.g. feed_forward")
+    merged = merge_weights(a.model_state, b.model_state, base_share, [tokenizer.im_start_id, tokenizer.im_end_id], only)
+    meta = {**b.meta, "merged": {"base": str(a.path), "tuned": str(b.path), "base_share": base_share,
+                                 "only": list(only)}}
     return _write_run(out, source, merged, meta)
 
 

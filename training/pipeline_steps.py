@@ -69,7 +69,7 @@ def merge(config: Config) -> None:
 
     out = config.paths.merge
     shutil.rmtree(out, ignore_errors=True)  # a merge is made whole again, never on top of an older one
-    merge_runs(pretrained_run(config), tuned_run(config), out, config.merge.base_share)
+    merge_runs(pretrained_run(config), tuned_run(config), out, config.merge.base_share, config.merge.tensors)
 
 
 def evaluate(config: Config) -> None:

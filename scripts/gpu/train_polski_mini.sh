@@ -48,10 +48,11 @@ if python3 -c "from training.config import load_config; exit(load_config('$confi
     echo "refine wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
     chat=refine
 fi
-share=$(python3 -c "from training.config import load_config; m = load_config('$config').merge; print(m.base_share if m else '')")
-if [ -n "$share" ]; then  # [merge]: the chat model pulled back toward the pretrained run
+merge=$(python3 -c "from training.config import load_config; m = load_config('$config').merge
+print(' '.join([str(m.base_share), '--only', *m.tensors] if m and m.tensors else [str(m.base_share)] if m else []))")
+if [ -n "$merge" ]; then  # [merge]: the chat model pulled back toward the pretrained run
     rm -rf "$work/merge"
-    polski merge "$work/$base" "$work/$chat" --out "$work/merge" --base-share "$share"
+    polski merge "$work/$base" "$work/$chat" --out "$work/merge" --base-share $merge
     chat=merge
 fi
 

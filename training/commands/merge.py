@@ -13,6 +13,8 @@ def register(subparsers) -> None:
     how.add_argument("--base-share", type=float, metavar="W",
                      help="weight of BASE in the average: 0 keeps TUNED, 0.3 gives back part of the plain-text quality")
     how.add_argument("--average", action="store_true", help="the uniform average of every RUN (a soup)")
+    p.add_argument("--only", nargs="+", default=[], metavar="PART",
+                   help="with --base-share: merge only the tensors whose names contain PART (e.g. feed_forward)")
     p.set_defaults(func=run)
 
 
@@ -28,6 +30,6 @@ def run(args) -> int:
         raise ConfigError(f"--base-share merges exactly two runs, BASE_RUN and TUNED_RUN (got {len(args.runs)}); "
                           "use --average for a soup of several")
     base, tuned = args.runs
-    step_dir = merge_runs(base, tuned, args.out, args.base_share)
+    step_dir = merge_runs(base, tuned, args.out, args.base_share, args.only)
     print(f"merged ({args.base_share:g} of {base}) -> {step_dir}")
     return 0
