@@ -327,25 +327,29 @@ def test_finish_variants_tunes_each_config_from_one_pretraining_in_its_own_work_
     work, out = tmp_path / "work", tmp_path / "out"
     _run_script("train_polski_mini.sh", data, work, out, POLSKI_CONFIG=str(config), STAGES="pretrain")
     (tmp_path / "mix.toml").write_text(f'extends = "{config}"\n\n[refine]\npretrain_mix = 0.5\n')
-    (tmp_path / "short.toml").write_text(f'extends = "{config}"\n\n[sft]\nmax_steps = 2\n')
+    (tmp_path / "short.toml").write_text(f'extends = "{config}"\n\n[sft]\nmax_steps = 2\n\n'
+                                         '[merge]\nbase_share = 0.25\ntensors = ["feed_forward"]\n')
     _run_script("finish_variants.sh", data, work, out, tmp_path / "mix.toml", tmp_path / "short.toml", SCREEN_SAMPLES="2",
-                MERGES="0.5")
+                MERGES="0.5", MERGE_ONLY="feed_forward")
     assert not (work / "sft").exists()  # WORK keeps only the pretraining
     for name, sft_steps in (("mix", 3), ("short", 2)):
         sft = load_checkpoint(tmp_path / f"work-{name}" / "sft", weights_only=True)
         assert sft.meta["step"] == sft_steps and sft.meta["init_from"].startswith(str((work / "run").resolve()))
         refined = load_checkpoint(tmp_path / f"work-{name}" / "refine", weights_only=True)
         assert refined.meta["init_from"].startswith(str((tmp_path / f"work-{name}" / "sft").resolve()))
-        assert (out / name / "polski-mini.gguf").stat().st_size > 0 and (out / name / "eval-refine" / "eval.json").is_file()
+        last = "merge" if name == "short" else "refine"  # short's own [merge] is its last stage: exported and evaluated
+        assert (out / name / "polski-mini.gguf").stat().st_size > 0 and (out / name / f"eval-{last}" / "eval.json").is_file()
     assert "pretrain_mix = 0.5" in (tmp_path / "work-mix" / "refine" / "config.toml").read_text()
     assert (out / "mix" / "eval-run" / "eval.json").is_file() and not (out / "short" / "eval-run").exists()
     screened = json.loads((out / "screen.json").read_text())["runs"]  # every chat model's replies, screened for loops
     runs = [tmp_path / f"work-{name}" / stage for name in ("mix", "short") for stage in ("merge-0.5", "refine")]
+    runs.append(tmp_path / "work-short" / "merge")  # short's own [merge] stage, screened beside the MERGES
     assert sorted(screened) == sorted(map(str, runs))
     assert all(run["replies"] == 2 * 7 for run in screened.values())
     for name in ("mix", "short"):  # the merge: half the pretrained soup, half the chat model, evaluated like it
         merged = load_checkpoint(tmp_path / f"work-{name}" / "merge-0.5", weights_only=True)
         assert merged.meta["merged"]["base_share"] == 0.5 and (out / name / "eval-merge-0.5" / "eval.json").is_file()
+        assert merged.meta["merged"]["only"] == ["feed_forward"]  # MERGE_ONLY: the MLPs alone
     picked = subprocess.run([sys.executable, str(ROOT / "scripts/gpu/pick_chat.py"), work, out, "--max-looping", "14"],
                             capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     ranking = (out / "ranking.md").read_text()

@@ -10,7 +10,9 @@
 #   Then every chat model's replies are screened for loops (OUT/screen.md, `benchmarks/reply_loops_torch.py`), so
 #   that only the best GGUFs need to travel to Ollama's check; SCREEN=0 skips it.
 #   MERGES="0.1 0.2" also pulls each chat model that share of the way back to the pretrained soup (`polski merge`,
-#   WORK-NAME/merge-W), evaluated (OUT/NAME/eval-merge-W) and screened beside the chat models.
+#   WORK-NAME/merge-W), evaluated (OUT/NAME/eval-merge-W) and screened beside the chat models; MERGE_ONLY=feed_forward
+#   merges only the tensors so named (`polski merge --only`). A CONFIG's own [merge] stage (WORK-NAME/merge) is
+#   screened too.
 set -euo pipefail
 data=$1 work=$2 out=$3
 shift 3
@@ -44,12 +46,16 @@ for chat in "${chats[@]}"; do
     for w in ${MERGES:-}; do
         merged=$(dirname "$chat")/merge-$w
         rm -rf "$merged"
-        python3 -m training.cli merge "$base" "$chat" --out "$merged" --base-share "$w" > "$out/$name-merge-$w.log" 2>&1 &&
+        python3 -m training.cli merge "$base" "$chat" --out "$merged" --base-share "$w" ${MERGE_ONLY:+--only $MERGE_ONLY} > "$out/$name-merge-$w.log" 2>&1 &&
             bash "$here/eval_model.sh" "$data" "$work" "$merged" "$out/$name/eval-merge-$w" >> "$out/$name-merge-$w.log" 2>&1 &&
             echo "$merged" >> "$out/merges.txt" || echo "merge $w of $name failed: $out/$name-merge-$w.log" &
     done
 done
 wait
+for config in "$@"; do  # each config's own [merge] stage, when it has one
+    merged=$work-$(basename "$config" .toml)/merge
+    [ -e "$merged/checkpoints/latest" ] && echo "$merged" >> "$out/merges.txt"
+done
 [ -e "$out/merges.txt" ] && mapfile -t -O "${#chats[@]}" chats < "$out/merges.txt"
 if [[ ${SCREEN:-1} == 1 && ${#chats[@]} -gt 0 ]]; then
     python3 "$here/../../benchmarks/reply_loops_torch.py" "${chats[@]}" --samples "${SCREEN_SAMPLES:-20}" \
