@@ -354,6 +354,7 @@ def test_finish_variants_tunes_each_config_from_one_pretraining_in_its_own_work_
                             capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     ranking = (out / "ranking.md").read_text()
     assert picked.stdout.strip() in screened and all(run in ranking for run in screened)
+    bare = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # as on the device: a script, not a package
     none = subprocess.run([sys.executable, str(ROOT / "scripts/gpu/pick_chat.py"), work, out, "--max-looping", "-1"],
-                          capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          capture_output=True, text=True, check=True, env=bare, cwd=tmp_path)
     assert none.stdout == ""  # no model passes the screen: nothing to bring back

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-from training.evals.compare import headline
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script on the device, outside the package
+from training.evals.compare import headline  # noqa: E402
 
 NTREX = "ntrex128-pol.jsonl bpb"
 
