@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The checks of polski-mini's shipping rule that run here (docs/status.md, item 5), for one candidate GGUF: registers
-# it with the shipped Modelfile as cand-NAME, then loops over 630 sampled replies and echoes over 60 conversations,
-# each beside the shipped polski-mini, and the chat tasks through llama.cpp. Needs `ollama serve` running; ~16 min
-# on 2 cores. NTREX, validation and pairs come from the device run's evaluation.
+# The checks of polski-mini's shipping rule that run on a CPU (docs/polski-mini.md, "Shipping rule"), for one candidate
+# GGUF: registers it with the shipped Modelfile as cand-NAME, then loops over 630 sampled replies and echoes over 60
+# conversations, each beside the shipped polski-mini, and the chat tasks through llama.cpp. Needs `ollama serve`
+# running; ~16 min on 2 cores. NTREX, validation and pairs come from the GPU run's evaluation.
 # Usage: bash benchmarks/candidate_checks.sh NAME GGUF OUT_DIR
 set -euo pipefail
 [ $# -eq 3 ] || { echo "usage: bash benchmarks/candidate_checks.sh NAME GGUF OUT_DIR"; exit 2; }

@@ -24,7 +24,7 @@ WINDOW = 20
 
 
 def losses(run: Path) -> dict[int, float]:
-    """run: a run dir, or a metrics.jsonl file (as kept in benchmarks/results/runs/)."""
+    """run: a run dir, or a metrics.jsonl file."""
     records = latest_per_step(read_metrics(run if run.is_file() else run / "metrics.jsonl", "train"))
     return {r["step"]: r["loss"] for r in records if r.get("loss") is not None}
 

@@ -2,7 +2,8 @@
 
     python benchmarks/scaling.py ONE_GPU/metrics.jsonl N_GPUS/metrics.jsonl --gpus N [--skip 10] [--out FILE]
 
-Medians over the steps after --skip (compilation and warm-up). scripts/gpu/zero2_scaling.sh runs both and calls this.
+Medians over the steps after --skip (compilation and warm-up). For ZeRO-2: the runs of
+`deepspeed --num_gpus 1|N -m training.cli train --config benchmarks/configs/polski-1b3-deepspeed.toml ...`.
 """
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The DATA folder the GPU scripts take, from a work dir on the CPU machine: bins/ (train.bin zstd-compressed, 73 -> 38 MB,
-# so it fits the device's 64 MiB carry), tokenizer/, sft/ and eval/ from ../shared/data.
+# so a copy to the GPU machine stays small), tokenizer/, sft/ and eval/ from ../shared/data.
 # Usage: bash scripts/gpu/pack_data.sh WORK_DIR DATA     e.g. work/polski-mini-span32k .carry
-# Then carry DATA (and the wheels) to the device: scripts/gpu/unpack_bins.sh undoes the compression there.
+# Then copy DATA to the GPU machine: scripts/gpu/unpack_bins.sh undoes the compression there.
 set -euo pipefail
 work=$1 data=$2 shared=${SHARED:-../shared/data}
 rm -rf "$data.tmp" && mkdir -p "$data.tmp/bins" "$data.tmp/eval"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Crash and resume of polski-1b3 inside the 12 GiB cap: train toward STEPS with a checkpoint every 20 steps,
 # SIGKILL the trainer once step KILL_AFTER is logged (after the step-20 checkpoint), then `polski train --resume`.
-# Compare the resumed losses with an uninterrupted run of the same STEPS, e.g.
-#   benchmarks/results/runs/1b3-cap12-flat-60steps.metrics.jsonl (the warm-up depends on max_steps).
+# Compare the resumed losses with an uninterrupted run of the same STEPS (`polski_1b3_12gb.sh cap12 ... STEPS`: the
+# warm-up depends on max_steps).
 # Usage: bash scripts/gpu/polski_1b3_resume_check.sh DATA WORK OUT [STEPS] [KILL_AFTER]
 set -euo pipefail
 data=$1 work=$2 out=$3 steps=${4:-60} kill_after=${5:-26}

@@ -1,9 +1,9 @@
-"""A smaller BINS_DIR for a device call whose carry cannot hold the whole train split (e.g. beside a 42 MB GGUF).
+"""A smaller BINS_DIR for a GPU run that needs only part of the train split (e.g. to copy it beside a 42 MB GGUF).
 
 Random whole documents of the train split until about --tokens tokens; the val split is copied unchanged, so
 validation figures stay comparable. Enough for an SFT's plain-text rows (`sft.pretrain_mix`), not for pretraining.
 
-    python scripts/gpu/subset_bins.py work/polski-mini-12k/bins .carry-mt/bins --tokens 4000000
+    python scripts/gpu/subset_bins.py work/polski-mini-12k/bins DATA/bins --tokens 4000000
 """
 from __future__ import annotations
 

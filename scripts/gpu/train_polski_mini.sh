@@ -4,12 +4,11 @@
 #   DATA/tokenizer, DATA/sft (instruction JSONL), DATA/eval (held-out text and minimal pairs).
 # Usage: bash scripts/gpu/train_polski_mini.sh DATA WORK OUT [PRETRAIN_STEPS]
 # WORK gets the run dirs; OUT gets the shareable results (evals, metrics, samples, GGUF).
-# STAGES=pretrain or STAGES=finish (SFT, export, evals) splits the work over two calls; default: both. A second
-# call with pretrain resumes a run the first call's limit cut (WORK/run is kept on a warm machine). On an H200
-# the whole recipe takes about 720 s (550 s of it pretraining with the soup of decays, 2026-12-03), more than one
-# 600 s device call allows.
-# CHAT_TASKS=1 also runs the chat tasks on the SFT model (about a minute more, which a 600 s device call may not have:
-# on the CPU machine, `polski eval OUT/polski-mini.gguf --chat-tasks ntrex128-pol.jsonl` measures the same from the GGUF).
+# STAGES=pretrain or STAGES=finish (SFT, refine, merge, export, evals) splits the work over two runs; default: both.
+# A second pretrain run resumes one that was cut short (WORK/run is kept). On an H200 the whole recipe takes about
+# 720 s, 550 s of it pretraining with the soup of decays.
+# CHAT_TASKS=1 also runs the chat tasks on the chat model (about a minute more; on a CPU machine,
+# `polski eval OUT/polski-mini.gguf --chat-tasks ntrex128-pol.jsonl` measures the same from the GGUF).
 set -euo pipefail
 data=$1 work=$2 out=$3 steps=${4:-}
 config=${POLSKI_CONFIG:-polski-mini}
