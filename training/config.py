@@ -196,8 +196,8 @@ class TokenizerConfig(Strict):
     character_coverage: float = Field(0.99995, gt=0, le=1)
     max_sentence_length: int = Field(16384, gt=0)
     threads: int = Field(0, ge=0)  # 0: all cores
-    # SentencePiece split_by_whitespace = false: frequent word pairs ("▁się▁nie") become single pieces; 32k measured
-    # 1.393 tokens/word on val against 1.498 (benchmarks/results/tokenizer_variants.md); llama.cpp reproduces it exactly
+    # SentencePiece split_by_whitespace = false: frequent word pairs ("▁się▁nie") become single pieces, so fewer tokens
+    # per word; llama.cpp reproduces it exactly (its effect on a model: docs/corpus.md)
     pieces_span_words: bool = False
 
 
@@ -213,7 +213,7 @@ class SFTConfig(Strict):
     # share of training rows that are plain pretraining text (windows of the bins, every token learned):
     # keeps chat tuning from costing the model its plain-text quality; needs the bins (`polski sft --bins`)
     pretrain_mix: float = Field(0.0, ge=0, lt=1)
-    # None keeps optim.weight_decay (polski-mini tunes its wd-0.8 model with 0.1; at lr 1e-4 both measured the same)
+    # None keeps optim.weight_decay; a value here tunes a strongly decayed pretraining with an ordinary decay
     weight_decay: float | None = Field(None, ge=0)
     # true: the (tied) embedding keeps its pretrained rows, all but the chat markers' (pretraining never trained those):
     # the output distribution over ordinary words stays the pretrained one while the blocks learn the chat form
@@ -229,15 +229,14 @@ class SFTConfig(Strict):
     multi_turn_share: float = Field(0.0, ge=0, le=1)
     multi_turn_max: int = Field(3, ge=2)
     # > 1: the <|im_end|> that closes each reply counts that many times in the loss, so the model learns to stop more
-    # firmly than the words around it; aimed at chat stages with much plain text, whose replies ran on (2026-12-03)
+    # firmly than the words around it; for chat stages whose rows are mostly plain text (pretrain_mix)
     end_weight: float = Field(1.0, gt=0)
 
 
 class RefineConfig(Strict):
     """A second, shorter chat SFT of the [sft] result: the [sft] settings with these replaced (one run, no soup).
 
-    polski-mini's: 400 steps at a lower lr with multi-turn chains, which stopped the looping replies the first SFT left
-    (docs/polski-mini.md, 2026-12-03)."""
+    Typically fewer steps at a lower lr, with multi-turn chains (polski-mini's: docs/polski-mini.md)."""
 
     max_steps: int = Field(ge=0)  # 0: no refine stage (a config that extends one with [refine] can switch it off)
     lr: float | None = Field(None, gt=0)
@@ -245,7 +244,7 @@ class RefineConfig(Strict):
     multi_turn_share: float | None = Field(None, ge=0, le=1)
     end_weight: float | None = Field(None, gt=0)
     # after the first pass (train.seed's order of conversations and plain-text rows) the refine runs again on its own
-    # result once per seed here, with that seed's order: two passes halved the echoes of a soup of SFTs (2026-12-03)
+    # result once per seed here, each pass with that seed's order of conversations and plain-text rows
     repeat_seeds: list[int] = Field(default_factory=list)
 
 
@@ -256,7 +255,7 @@ class MergeConfig(Strict):
 
     base_share: float = Field(ge=0, lt=1)  # 0: no merge stage
     # only the tensors whose names contain one of these are merged (empty: all); ["feed_forward"] leaves attention,
-    # norms and embedding as the chat stages left them, which kept polski-mini's chat tasks (2026-12-04)
+    # norms and embedding as the chat stages left them
     tensors: list[str] = []
 
 

@@ -7,8 +7,7 @@ cost. Both runs must have the same model shape and tokenizer; the result is a se
 
 The chat markers' embedding rows are taken from the tuned run whole: pretraining never saw <|im_start|> or
 <|im_end|>, so their pretrained rows only hold "never predict me", and averaging with them lowers the end-of-turn
-logit. (Merges of polski-mini made before this rule, 2026-12-02, stopped ending their replies at a 50% share; the rule
-is not yet measured at that scale: docs/status.md.)
+logit. What each share does to polski-mini: docs/polski-mini.md.
 """
 from __future__ import annotations
 
