@@ -10,6 +10,8 @@
 - Search uses an FTS5 table holding a *folded* copy of each message (lower case, Polish
   diacritics removed, ł -> l), so `zolw` finds `Żółw`.
 - Deleting a chat is soft (undo restores it); `purge_deleted` removes it for good.
+- Import checks the whole file before writing and writes it in one transaction: a malformed file raises
+  ChatImportError and changes nothing. Exports are written atomically, with the database file's mode.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import stat
 import time
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from training.atomic import atomic_path
+from training.errors import PolskiError
 
 DB_NAME = "purple.db"
 EXPORT_FORMAT = "purple-chat"
@@ -70,6 +76,14 @@ MIGRATIONS: list[str] = [
 ]
 # a literal, not a parameter: SQLite uses a partial index only when it can see the query implies its WHERE
 INTERRUPTED_QUERY = f"SELECT id FROM messages WHERE status = '{STATUS_STREAMING}'"
+
+class ChatImportError(PolskiError, ValueError):
+    """A chat file that cannot be imported; the message is one line, and nothing was written."""
+
+
+class ChatExportError(PolskiError):
+    """A chat export that could not be written; the message is one line."""
+
 
 _EXTRA_FOLDS = str.maketrans({"ł": "l", "Ł": "L", "đ": "d", "Đ": "D", "ø": "o", "Ø": "O", "ß": "ss"})
 
@@ -467,31 +481,144 @@ class Store:
             lines += [f"## {message.role}", "", message.content, ""]
         return "\n".join(lines)
 
-    def import_json(self, data: dict) -> int:
-        """Add a chat exported by `export_json`; message ids are renumbered."""
-        if data.get("format") != EXPORT_FORMAT or data.get("version") != EXPORT_VERSION:
-            raise ValueError("not a Purple chat export (format/version mismatch)")
-        meta = data["chat"]
-        chat_id = self.create_chat(
-            str(meta.get("title", "")), str(meta.get("model", "")),
-            str(meta.get("system", "")), dict(meta.get("options") or {}),
-        )
-        new_ids: dict[int, int] = {}
-        for message in sorted(data["messages"], key=lambda m: m["id"]):
-            parent = message.get("parent_id")
-            if parent is not None and parent not in new_ids:
-                raise ValueError(f"message {message['id']} names an unknown parent {parent}")
-            status = message.get("status", STATUS_COMPLETE)
-            new_ids[message["id"]] = self.add_message(
-                chat_id,
-                None if parent is None else new_ids[parent],
-                str(message["role"]),
-                str(message.get("content", "")),
-                status=STATUS_INTERRUPTED if status == STATUS_STREAMING else status,
-                model=str(message.get("model", "")),
-                thinking=str(message.get("thinking", "")),
-                stats=dict(message.get("stats") or {}),
-            )
-        leaf = meta.get("current_leaf")
-        self.set_current_leaf(chat_id, new_ids.get(leaf) if leaf is not None else None)
+    def export_file(self, chat_id: int, path: Path | str, kind: str) -> Path:
+        """Write the chat as JSON (`kind` "json") or Markdown ("md") to `path`, atomically and with the database
+        file's mode (0600: a chat is as private as the history it came from). Raises ChatExportError."""
+        target = Path(path).expanduser()
+        if kind == "md":
+            text = self.export_markdown(chat_id)
+        else:
+            text = json.dumps(self.export_json(chat_id), ensure_ascii=False, indent=2)
+        try:
+            mode = stat.S_IMODE(os.stat(self.path).st_mode)
+            with atomic_path(target) as tmp:
+                tmp.write_text(text, encoding="utf-8")
+                os.chmod(tmp, mode)
+        except OSError as error:
+            raise ChatExportError(f"cannot write {target}: {error.strerror or error}") from None
+        return target
+
+    def import_file(self, path: Path | str) -> int:
+        """Import a chat from a file written by `export_file`. Raises ChatImportError, changing nothing, for a file
+        that cannot be read, is not JSON or is not a Purple chat export."""
+        path = Path(path).expanduser()
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as error:
+            raise ChatImportError(f"cannot read {path}: {error.strerror or error}") from None
+        except UnicodeDecodeError:
+            raise ChatImportError(f"{path} is not UTF-8 text") from None
+        except json.JSONDecodeError as error:
+            raise ChatImportError(f"{path} is not valid JSON (line {error.lineno}, column {error.colno})") from None
+        except RecursionError:
+            raise ChatImportError(f"{path} is nested too deeply to be a Purple chat export") from None
+        return self.import_json(data)
+
+    def import_json(self, data) -> int:
+        """Add a chat exported by `export_json`; message ids are renumbered. All or nothing: anything malformed
+        raises ChatImportError before a row is written, and the rows are written in one transaction."""
+        chat, messages, leaf = _parse_export(data)
+        now = time.time()
+        with self.db:
+            self.db.execute("BEGIN")
+            chat_id = self.db.execute(
+                "INSERT INTO chats (title, model, system, options, created, updated) VALUES (?, ?, ?, ?, ?, ?)",
+                (chat["title"], chat["model"], chat["system"], json.dumps(chat["options"]), now, now),
+            ).lastrowid
+            new_ids: dict[int, int] = {}
+            for m in messages:
+                new_ids[m["id"]] = self.db.execute(
+                    "INSERT INTO messages (chat_id, parent_id, role, content, thinking, status, model, stats, created)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (chat_id, None if m["parent_id"] is None else new_ids[m["parent_id"]], m["role"], m["content"],
+                     m["thinking"], m["status"], m["model"], json.dumps(m["stats"]), now),
+                ).lastrowid
+                self._index(new_ids[m["id"]], m["content"])
+            self.db.execute("UPDATE chats SET current_leaf = ? WHERE id = ?", (new_ids.get(leaf), chat_id))
         return chat_id
+
+
+_STATUSES = {STATUS_COMPLETE, STATUS_STREAMING, STATUS_STOPPED, STATUS_ERROR, STATUS_INTERRUPTED}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _text(where: str, value, default: str = "") -> str:
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise ChatImportError(f"{where} must be a string, not {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ChatImportError(f"{where} holds a character that is not valid Unicode") from None
+    return value
+
+
+def _object(where: str, value) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ChatImportError(f"{where} must be an object, not {type(value).__name__}")
+    try:
+        json.dumps(value).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, RecursionError):
+        raise ChatImportError(f"{where} cannot be stored") from None
+    return value
+
+
+def _parse_export(data) -> tuple[dict, list[dict], int | None]:
+    """Check a whole export before anything is written: (chat fields, messages parents-first, current leaf id)."""
+    if not isinstance(data, dict) or data.get("format") != EXPORT_FORMAT or data.get("version") != EXPORT_VERSION:
+        raise ChatImportError("not a Purple chat export (format/version mismatch)")
+    meta = data.get("chat")
+    if not isinstance(meta, dict):
+        raise ChatImportError('"chat" must be an object')
+    chat = {key: _text(f"chat.{key}", meta.get(key)) for key in ("title", "model", "system")}
+    chat["options"] = _object("chat.options", meta.get("options"))
+    leaf = meta.get("current_leaf")
+    if leaf is not None and not _is_int(leaf):
+        raise ChatImportError("chat.current_leaf must be a message id (an integer) or null")
+    raw = data.get("messages")
+    if not isinstance(raw, list):
+        raise ChatImportError('"messages" must be a list')
+    messages = []
+    for number, m in enumerate(raw, start=1):
+        if not isinstance(m, dict):
+            raise ChatImportError(f"message {number} must be an object")
+        if not _is_int(m.get("id")):
+            raise ChatImportError(f"message {number} has no integer id")
+        where = f"message {m['id']}"
+        parent = m.get("parent_id")
+        if parent is not None and not _is_int(parent):
+            raise ChatImportError(f"{where}: parent_id must be an integer or null")
+        status = _text(f"{where}: status", m.get("status"), STATUS_COMPLETE)
+        if status not in _STATUSES:
+            raise ChatImportError(f"{where}: unknown status {_short_repr(status)}")
+        role = _text(f"{where}: role", m.get("role"))
+        if not role:
+            raise ChatImportError(f"{where} has no role")
+        messages.append({
+            "id": m["id"], "parent_id": parent, "role": role,
+            "content": _text(f"{where}: content", m.get("content")),
+            "thinking": _text(f"{where}: thinking", m.get("thinking")),
+            "status": STATUS_INTERRUPTED if status == STATUS_STREAMING else status,
+            "model": _text(f"{where}: model", m.get("model")),
+            "stats": _object(f"{where}: stats", m.get("stats")),
+        })
+    messages.sort(key=lambda m: m["id"])
+    seen: set[int] = set()
+    for m in messages:
+        if m["id"] in seen:
+            raise ChatImportError(f"message id {m['id']} appears twice")
+        if m["parent_id"] is not None and m["parent_id"] not in seen:
+            raise ChatImportError(f"message {m['id']} names an unknown parent {m['parent_id']}")
+        seen.add(m["id"])
+    return chat, messages, leaf
+
+
+def _short_repr(value: str, limit: int = 40) -> str:
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

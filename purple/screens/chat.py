@@ -6,7 +6,6 @@ it holds no HTTP or SQL of its own.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from rich.text import Text
@@ -24,7 +23,7 @@ from purple.screens.models import ModelsScreen
 from purple.screens.search import SearchScreen
 from purple.screens.settings import SettingsScreen
 from purple.screens.text_prompt import TextPromptScreen
-from purple.store import STATUS_ERROR, Message
+from purple.store import STATUS_ERROR, ChatExportError, ChatImportError, Message
 from purple.widgets.chat_list import ChatList
 from purple.widgets.message_list import PAGE, MessageList
 from purple.widgets.message_view import MessageView, last_code_block
@@ -425,12 +424,12 @@ class ChatScreen(Screen):
         def save(path: str | None) -> None:
             if not path:
                 return
-            target = Path(path).expanduser()
-            if suffix == "md":
-                target.write_text(self.store.export_markdown(chat_id), encoding="utf-8")
-            else:
-                target.write_text(json.dumps(self.store.export_json(chat_id), ensure_ascii=False,
-                                             indent=2), encoding="utf-8")
+            try:
+                target = self.store.export_file(chat_id, path, suffix)
+            except ChatExportError as error:
+                self.app.notify(self.t("notify.export_failed", message=one_line(str(error), 200)),
+                                markup=False, severity="error")
+                return
             self.app.notify(self.t("notify.exported", path=str(target)), markup=False)
 
         self.app.push_screen(TextPromptScreen(self.t("prompt.export_title"), default,
@@ -447,10 +446,9 @@ class ChatScreen(Screen):
             if not path:
                 return
             try:
-                data = json.loads(Path(path).expanduser().read_text(encoding="utf-8"))
-                chat_id = self.store.import_json(data)
-            except (OSError, ValueError, KeyError, TypeError) as error:
-                self.app.notify(self.t("notify.import_failed", message=str(error)),
+                chat_id = self.store.import_file(path)
+            except ChatImportError as error:
+                self.app.notify(self.t("notify.import_failed", message=one_line(str(error), 200)),
                                 markup=False, severity="error")
                 return
             await self.open_chat(chat_id)

@@ -167,6 +167,7 @@ async def test_rename_delete_undo_export_import(tmp_path, monkeypatch):
         exported = tmp_path / f"purple-chat-{chat}.json"
         await wait_until(pilot, lambda: exported.exists())
         assert json.loads(exported.read_text())["chat"]["title"] == "nowa nazwa"
+        assert exported.stat().st_mode & 0o777 == 0o600  # as private as the database it came from
         app.screen.action_import_json()
         await wait_until(pilot, lambda: app.screen.query("#prompt-value"))
         app.screen.query_one(Input).value = str(exported)
@@ -236,3 +237,39 @@ async def test_sidebar_lists_every_chat_newest_first_and_highlights_an_old_one(t
         listed = [int(chat_list.get_option_at_index(i).id) for i in range(400)]
         assert listed == ids[::-1]
         assert chat_list.highlighted == listed.index(ids[5])
+
+
+async def test_malformed_imports_and_an_unwritable_export_give_one_line_and_change_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    store = Store(tmp_path / "db")
+    chat = store.create_chat("rozmowa")
+    store.add_message(chat, None, "user", "treść")
+    before = list(store.db.iterdump())
+    bad = {"lista.json": "[]", "chat-lista.json": json.dumps({"format": "purple-chat", "version": 1, "chat": []}),
+           "zepsuty.json": "{", "zly-rodzic.json": json.dumps({"format": "purple-chat", "version": 1, "chat": {},
+                                                              "messages": [{"id": 1, "role": "user"},
+                                                                           {"id": 2, "parent_id": 5, "role": "user"}]})}
+    for name, text in bad.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    app = make_app(tmp_path, FakeClient(), store=store, lang="en")
+    notes: list[tuple[str, str]] = []
+    async with app.run_test(size=(110, 40)) as pilot:
+        monkeypatch.setattr(app, "notify", lambda message, **kw: notes.append((message, kw.get("severity", ""))))
+        for name in [*bad, "nie-ma.json"]:
+            app.screen.action_import_json()
+            await wait_until(pilot, lambda: app.screen.query("#prompt-value"))
+            app.screen.query_one(Input).value = str(tmp_path / name)
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: len(notes) == 1, what=f"a message about {name}")
+            message, severity = notes.pop()
+            assert message.startswith("Import failed: ") and "\n" not in message and severity == "error", message
+            assert list(store.db.iterdump()) == before
+        (tmp_path / "plik").write_text("")
+        app.screen.action_export_json()
+        await wait_until(pilot, lambda: app.screen.query("#prompt-value"))
+        app.screen.query_one(Input).value = str(tmp_path / "plik" / "x.json")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: len(notes) == 1, what="a message about the export")
+        message, severity = notes.pop()
+        assert message.startswith("Export failed: ") and "\n" not in message and severity == "error", message
+        assert app.screen.chat_id == chat and app.is_running
