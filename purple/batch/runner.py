@@ -40,13 +40,27 @@ def backoff_delay(attempt: int, base: float, retry_after: float | None = None, r
     return delay
 
 
+def sent_system(rec: Record, s: Settings) -> str | None:
+    """The system prompt sent with the record (None: only its own messages' system message, if any).
+    The record's "system" wins, then a system message opening its messages, then --system."""
+    if rec.system is not None:
+        return rec.system
+    if rec.messages and rec.messages[0]["role"] == "system":
+        return None
+    return s.system
+
+
 def base_result(rec: Record, s: Settings) -> dict:
     out: dict = {"id": rec.id, "model": s.model}
     if rec.messages is not None:
         out["messages"] = rec.messages
     else:
         out["prompt"] = rec.prompt
-    out["system"] = rec.system if rec.system is not None else s.system
+    # the system prompt the model got: the one opening the record's messages when nothing replaced it
+    system = sent_system(rec, s)
+    if system is None and rec.messages and rec.messages[0]["role"] == "system":
+        system = rec.messages[0]["content"]
+    out["system"] = system
     out.update(response=None, done_reason=None, prompt_eval_count=None, eval_count=None, ttft_s=None,
                total_s=None, tokens_per_s=None, options={**s.options, **rec.options} or None,
                error=None, attempts=0)
@@ -55,9 +69,7 @@ def base_result(rec: Record, s: Settings) -> dict:
 
 async def attempt_once(client: OllamaClient, rec: Record, s: Settings) -> dict:
     messages = rec.messages if rec.messages is not None else [{"role": "user", "content": rec.prompt}]
-    system = rec.system
-    if system is None and not (messages and messages[0]["role"] == "system"):
-        system = s.system
+    system = sent_system(rec, s)
     options = {**s.options, **rec.options} or None
     parts: list[str] = []
     ttft = None

@@ -51,7 +51,12 @@ def test_every_record_once_in_input_order_with_full_fields(tmp_path):
         json.dumps({"id": 7, "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "drugie"}]}),
         json.dumps({"id": "c", "prompt": "trzecie", "system": "Bądź miły."}),
     ]) + "\n")
-    with FakeOllama(token_delay=0.005) as fake:
+    sent: dict[str, list[dict]] = {}  # what the server got, by the last user message
+
+    def record(body, attempt):
+        sent[body["messages"][-1]["content"]] = body["messages"]
+
+    with FakeOllama(token_delay=0.005, fault=record) as fake:
         assert run_batch(fake, inp, "--option", "num_predict=32", "--seed", "5", "--system", "Domyślny.") == 0
     out = read_out(tmp_path / "in.out.jsonl")
     assert [r["id"] for r in out] == ["a", 7, "c"]
@@ -61,7 +66,11 @@ def test_every_record_once_in_input_order_with_full_fields(tmp_path):
     assert out[0]["prompt"] == "pierwsze" and out[0]["response"] == reply_for("pierwsze")
     assert out[0]["options"] == {"num_predict": 32, "seed": 5, "temperature": 0.1}
     assert out[1]["messages"][1]["content"] == "drugie" and "prompt" not in out[1]
-    assert out[1]["system"] == "Domyślny." or out[1]["messages"][0]["content"] == "s"
+    # a record whose messages begin with a system message keeps it: --system is not sent, and "system" says so
+    assert sent["drugie"][0] == {"role": "system", "content": "s"} and len(sent["drugie"]) == 2
+    assert out[1]["system"] == "s" and out[1]["messages"][0]["content"] == "s"
+    assert sent["pierwsze"][0] == {"role": "system", "content": "Domyślny."}
+    assert sent["trzecie"][0] == {"role": "system", "content": "Bądź miły."}
     assert out[2]["system"] == "Bądź miły." and out[0]["system"] == "Domyślny."
 
 
