@@ -79,3 +79,19 @@ def test_model_card_names_the_committed_gguf():
     assert found, "the model card lost its `sha256 `xxxxxxxx…yyyy`` line"
     digest = hashlib.sha256((card_dir / "polski-mini.gguf").read_bytes()).hexdigest()
     assert (digest[:8], digest[-4:]) == found.groups()
+
+
+def test_the_docs_point_at_files_that_exist():
+    """Markdown links, and result files named in the docs (not as a command's --out), exist in the tree."""
+    docs = [ROOT / "README.md", ROOT / "CHANGELOG.md", ROOT / "modelfiles/polski-mini/README.md",
+            *sorted((ROOT / "docs").glob("*.md"))]
+    missing = []
+    for doc in docs:
+        text = doc.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if not re.match(r"[a-z]+://|#", target) and not (doc.parent / target.split("#")[0]).exists():
+                missing.append(f"{doc.relative_to(ROOT)}: {target}")
+        for path in re.findall(r"(?<!--out )(?<![\w/.-])(benchmarks/(?:results|configs)/[\w./-]+\.(?:md|png|json|toml))", text):
+            if not (ROOT / path).exists():
+                missing.append(f"{doc.relative_to(ROOT)}: {path}")
+    assert not missing, missing

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The DATA folder the GPU scripts take, from a work dir on the CPU machine: bins/ (train.bin zstd-compressed, 73 -> 38 MB,
 # so a copy to the GPU machine stays small), tokenizer/, sft/ and eval/ from ../shared/data.
-# Usage: bash scripts/gpu/pack_data.sh WORK_DIR DATA     e.g. work/polski-mini-span32k .carry
+# Usage: bash scripts/gpu/pack_data.sh WORK_DIR DATA     e.g. work/polski-mini DATA
 # Then copy DATA to the GPU machine: scripts/gpu/unpack_bins.sh undoes the compression there.
 set -euo pipefail
 work=$1 data=$2 shared=${SHARED:-../shared/data}

@@ -55,10 +55,8 @@ def test_show_reports_our_architecture_context_and_template(ollama_server, ollam
 
 def test_the_shipped_polski_mini_answers_each_turn_instead_of_repeating_an_earlier_reply(ollama_server):
     """The model card's screenshot conversation (three prompts, as Purple sends them) over ten seeds: at most a quarter
-    of the replies after the first may repeat an earlier one, the shipping rule's bound (30 of 120 later turns over six
-    conversations, docs/status.md item 5). Candidates from soups of decays echoed 4 to 9 times in 20
-    (benchmarks/results/multi_turn.md); the model shipped on 2026-12-03 (fourteenth session) 1 in 20, the one before
-    it 0 (this test asked for none on seeds 1-3 until then, which a model echoing one turn in five passes by luck)."""
+    of the replies after the first may repeat an earlier one, the bound of the shipping rule in docs/polski-mini.md
+    (echoes over six conversations). Asking for none would let a model that echoes one turn in five pass by luck."""
     import sys
     from pathlib import Path
 
