@@ -20,7 +20,7 @@ from textual.widgets import Markdown
 from purple_common import record
 
 from purple.app import PurpleApp
-from purple.client import OllamaClient
+from training.ollama_client import OllamaClient
 from purple.config import Config
 from purple.store import STATUS_STREAMING, Store
 from tests.purple.fake_server import FakeOllama, Script

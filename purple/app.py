@@ -11,7 +11,6 @@ from textual.app import App, SystemCommand
 from textual.screen import Screen
 from textual.theme import Theme
 
-from purple.client import OllamaClient, OllamaError, ServerUnavailable
 from purple.config import Config, data_dir
 from purple.i18n import Catalog
 from purple.model_registration import register_shipped_model
@@ -21,6 +20,7 @@ from purple.screens.missing_model import MissingModelScreen
 from purple.screens.models import ModelsScreen
 from purple.screens.server_down import ServerDownScreen
 from purple.store import Store
+from training.ollama_client import OllamaClient, OllamaError, ServerUnavailable
 
 PURPLE_THEME = Theme(
     name="purple",

@@ -11,8 +11,8 @@ import asyncio
 import os
 import sys
 
-from purple.client import OllamaClient
 from training.errors import PolskiError
+from training.ollama_client import OllamaClient
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,7 +19,6 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Awaitable, Callable
 
-from purple.client import OllamaError
 from purple.config import ChatOptions
 from purple.safe_text import has_replacement_char
 from purple.store import (
@@ -30,6 +29,7 @@ from purple.store import (
     Message,
     Store,
 )
+from training.ollama_client import OllamaError
 
 DEFAULT_NUM_CTX = 4096  # Ollama's default context when num_ctx is not set
 CONTEXT_WARNING_FRACTION = 0.8

@@ -1,4 +1,4 @@
-"""The one client for Ollama's native API, shared by Purple, `purple batch` and `polski register`.
+"""The one client for Ollama's native API, shared by `polski register`, Purple and `purple batch`.
 
 One `httpx` connection pool per `OllamaClient`. The official `ollama.AsyncClient` rides on the same
 pool (same transport) for `create` and `delete`; everything that needs exact status codes, raw JSON,

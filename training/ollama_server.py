@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from training.errors import ServerError
+from training.ollama_client import resolve_host
 
 OLLAMA_VERSION = "0.24.0"
 SUPPORTED_VERSIONS = ("0.24.",)  # a server reporting another version gets a warning-free refusal
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def cache_dir() -> Path:
@@ -144,11 +144,10 @@ def start_server(
     raise ServerError(f"`ollama serve` did not answer on {url} within {timeout:.0f} s: see {log_path}")
 
 
-def ensure_server(url: str | None = None, models_dir: Path | None = None) -> str:
-    """Returns the URL of an answering server, starting a detached one on the default port if none answers."""
-    from purple.client import resolve_host
-
-    url = url or resolve_host()[0]
+def ensure_server(host: str | None = None, models_dir: Path | None = None) -> str:
+    """For --start-server: the URL of an answering Ollama at HOST (default: OLLAMA_HOST or 127.0.0.1:11434), starting
+    a detached `ollama serve` there if none answers (localhost only)."""
+    url = resolve_host(host)[0]
     version = server_version(url)
     if version:
         check_supported(version)

@@ -102,8 +102,9 @@ def modelfile(config: Config) -> None:
 
 def register(config: Config, host: str | None) -> None:
     from training.atomic import write_text
-    from training.register import register_model, start_server_if_needed
+    from training.ollama_server import ensure_server
+    from training.register import register_model
 
-    url = start_server_if_needed(host)
+    url = ensure_server(host)
     registration = register_model(config.ollama.name, modelfile=config.paths.modelfile, host=url)
     write_text(config.paths.root / ".registered", f"{config.ollama.name} {registration.digest} {url}\n")

@@ -24,6 +24,7 @@ from training.export.modelfile import (
     read_modelfile,
     render_modelfile,
 )
+from training.ollama_client import OllamaClient, OllamaError, ServerUnavailable
 
 # progress(stage, done, total): stage is "hash", "upload" (bytes) or "create" (an Ollama status line, done/total may be None)
 Progress = Callable[[str, int | None, int | None], None]
@@ -107,8 +108,6 @@ async def aregister_model(
     quantize: str | None = None,
     progress: Progress | None = None,
 ) -> Registration:
-    from purple.client import OllamaClient, OllamaError, ServerUnavailable
-
     mf, path = resolve_inputs(modelfile, gguf)
     digest = await asyncio.to_thread(sha256_digest, path, progress)
     size = path.stat().st_size
@@ -149,11 +148,3 @@ async def aregister_model(
 def register_model(name: str, modelfile=None, gguf=None, host=None, quantize=None, progress: Progress | None = None) -> Registration:
     """Synchronous `aregister_model` for scripts and the CLI (Purple awaits `aregister_model`)."""
     return asyncio.run(aregister_model(name, modelfile, gguf, host, quantize, progress))
-
-
-def start_server_if_needed(host: str | None) -> str:
-    """For --start-server: the URL of an answering Ollama, starting a detached `ollama serve` on localhost if none does."""
-    from purple.client import resolve_host
-    from training.ollama_server import ensure_server
-
-    return ensure_server(resolve_host(host)[0])

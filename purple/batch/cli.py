@@ -12,8 +12,8 @@ import signal
 import sys
 from pathlib import Path
 
-from purple.client import OllamaClient
 from training.errors import PolskiError
+from training.ollama_client import OllamaClient
 
 from . import inputs
 from .inputs import InputError, Record, id_key

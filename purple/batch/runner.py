@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from purple.client import OllamaClient, OllamaError
+from training.ollama_client import OllamaClient, OllamaError
 
 from .inputs import Record
 

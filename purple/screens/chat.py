@@ -15,7 +15,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from purple.chat_session import ChatSession, ReplyOutcome, ReplyStats
-from purple.client import ModelNotFound, OllamaError, ServerUnavailable, StreamError
 from purple.safe_text import neutralise, one_line
 from purple.screens.actions import bindings
 from purple.screens.help import HelpScreen
@@ -29,6 +28,7 @@ from purple.widgets.message_list import PAGE, MessageList
 from purple.widgets.message_view import MessageView, last_code_block
 from purple.widgets.prompt_input import PromptInput
 from purple.widgets.stats_bar import StatsBar
+from training.ollama_client import ModelNotFound, OllamaError, ServerUnavailable, StreamError
 
 REPLY_GROUP = "reply"
 

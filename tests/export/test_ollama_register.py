@@ -154,7 +154,7 @@ def test_missing_gguf_never_reaches_server(tmp_path, ollama_server):
 
 
 def test_wrong_digest_is_refused_by_server(exported, ollama_server):
-    from purple.client import OllamaClient, OllamaError
+    from training.ollama_client import OllamaClient, OllamaError
 
     async def push():
         async with OllamaClient(ollama_server.url) as client:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from purple.client import ChatChunk, ModelNotFound, ServerUnavailable
+from training.ollama_client import ChatChunk, ModelNotFound, ServerUnavailable
 
 HOST = "http://127.0.0.1:11434"
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from purple.chat_session import ChatSession, ReplyStats
-from purple.client import StreamError
+from training.ollama_client import StreamError
 from purple.store import STATUS_COMPLETE, STATUS_ERROR, STATUS_STOPPED, Store
 
 from .fakes import FakeClient, final_chunk
@@ -114,7 +114,7 @@ async def test_cancel_closes_stream_and_marks_stopped(tmp_path):
 async def test_stream_error_keeps_partial_and_reraises(tmp_path):
     class Broken(FakeClient):
         async def chat(self, *args, **kwargs):
-            from purple.client import ChatChunk
+            from training.ollama_client import ChatChunk
             yield ChatChunk(content="część")
             raise StreamError("cut", "część")
 

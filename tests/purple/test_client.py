@@ -1,4 +1,4 @@
-"""purple.client: host parsing, error mapping and stream cancellation (fake server for faults),
+"""training.ollama_client: host parsing, error mapping and stream cancellation (fake server for faults),
 and the real API round trip (real `ollama serve`, marked `ollama`)."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from purple.client import (ChatChunk, ModelNotFound, OllamaClient, OllamaError, ResponseError, ServerUnavailable,
+from training.ollama_client import (ChatChunk, ModelNotFound, OllamaClient, OllamaError, ResponseError, ServerUnavailable,
                            StreamError, resolve_host)
 from tests.purple.fake_ollama import FakeOllama, reply_for
 

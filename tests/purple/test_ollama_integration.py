@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from purple.chat_session import ChatSession
-from purple.client import OllamaClient
+from training.ollama_client import OllamaClient
 from purple.store import STATUS_COMPLETE, Store
 from purple.widgets.message_view import MessageView
 from training.config import load_config

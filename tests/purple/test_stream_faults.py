@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from purple.chat_session import ChatSession
-from purple.client import OllamaClient, StreamError
+from training.ollama_client import OllamaClient, StreamError
 from purple.store import STATUS_COMPLETE, STATUS_ERROR, STATUS_STOPPED, Store
 
 from .fake_server import FakeOllama, Script
@@ -55,7 +55,7 @@ async def test_stream_ended_without_done_otherwise_is_retryable(tmp_path):
 
 
 async def test_a_small_call_answered_with_no_json_object_is_a_response_error():
-    from purple.client import ResponseError
+    from training.ollama_client import ResponseError
 
     async with FakeOllama(Script(["Ala"])) as server:  # answers /api/tags with a chat stream
         async with OllamaClient(server.url, timeout=5) as client:

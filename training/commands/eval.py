@@ -9,12 +9,15 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "eval", help="BPB, minimal pairs and samples of a checkpoint or GGUF; `eval compare A.json B.json`",
         description="Evaluate a RUN_DIR (its latest checkpoint), a checkpoint dir or a FILE.gguf (through llama.cpp). "
-                    "Without --text/--bins/--pairs it uses ../shared/data/eval when present and the built-in minimal pairs.",
+                    "Without --text/--bins/--pairs it uses --eval-data (../shared/data/eval) when present and the built-in minimal pairs.",
     )
     p.add_argument("target", nargs="+", metavar="TARGET", help="RUN_DIR, checkpoint dir or FILE.gguf; or: compare A.json B.json")
     p.add_argument("--text", action="append", type=Path, default=[], metavar="FILE", help="held-out .txt or .jsonl {text} (repeatable)")
     p.add_argument("--bins", type=Path, help="BINS_DIR: score its val split")
     p.add_argument("--pairs", action="append", type=Path, default=[], metavar="FILE", help="minimal pairs .jsonl (repeatable)")
+    p.add_argument("--eval-data", type=Path, default=Path("../shared/data/eval"), metavar="DIR",
+                   help="without --text/--bins/--pairs: DIR/heldout-text/*.jsonl and DIR/minimal-pairs/*.jsonl "
+                        "(default: ../shared/data/eval)")
     p.add_argument("--samples", action="store_true", help="also generate from fixed Polish prompts (fixed seed)")
     p.add_argument("--chat-tasks", type=Path, metavar="FILE",
                    help="held-out Polish .jsonl/.txt: score a chat model restoring diacritics and punctuation in its sentences")
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     target = Path(args.target[0])
     texts, pairs = args.text, args.pairs
     if not (texts or pairs or args.bins or args.samples or args.chat_tasks):
-        texts, pairs = default_text_files(), default_pair_files()
+        texts, pairs = default_text_files(args.eval_data), default_pair_files(args.eval_data)
     result = run_eval(target, texts, args.bins, pairs, args.samples, max_docs=args.max_docs, max_pairs=args.max_pairs,
                       stride=args.stride, device=args.device, batch_size=args.batch_size, threads=args.threads,
                       sample_seed=args.seed, sample_tokens=args.sample_tokens, chat_tasks=args.chat_tasks,

@@ -26,9 +26,10 @@ def run(args: argparse.Namespace) -> int:
         TimeElapsedColumn,
     )
 
-    from training.register import register_model, start_server_if_needed
+    from training.ollama_server import ensure_server
+    from training.register import register_model
 
-    host = start_server_if_needed(args.host) if args.start_server else args.host
+    host = ensure_server(args.host) if args.start_server else args.host
     console = Console(stderr=True)
     with Progress(TextColumn("{task.description:<28}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
                   console=console, transient=True, disable=not console.is_terminal) as bar:

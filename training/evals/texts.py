@@ -6,9 +6,6 @@ from pathlib import Path
 
 from training.errors import DataError
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SHARED_EVAL = REPO_ROOT.parent / "shared" / "data" / "eval"
-
 
 def load_texts(path: Path | str, limit: int | None = None) -> list[str]:
     path = Path(path)
@@ -31,14 +28,16 @@ def load_texts(path: Path | str, limit: int | None = None) -> list[str]:
     return [text] if text.strip() else []
 
 
-def default_text_files() -> list[Path]:
-    d = SHARED_EVAL / "heldout-text"
+def default_text_files(eval_dir: Path | str) -> list[Path]:
+    """EVAL_DIR/heldout-text/*.jsonl (`polski eval --eval-data`); none when it is absent."""
+    d = Path(eval_dir) / "heldout-text"
     return sorted(d.glob("*.jsonl")) if d.is_dir() else []
 
 
-def default_pair_files() -> list[Path]:
+def default_pair_files(eval_dir: Path | str) -> list[Path]:
+    """The built-in minimal pairs, then EVAL_DIR/minimal-pairs/*.jsonl when present."""
     from training.evals.minimal_pairs import BUILTIN_PAIRS
 
-    d = SHARED_EVAL / "minimal-pairs"
+    d = Path(eval_dir) / "minimal-pairs"
     shared = sorted(d.glob("*.jsonl")) if d.is_dir() else []
     return [BUILTIN_PAIRS] + shared
