@@ -16,6 +16,7 @@ COMMANDS = [
     "corpus",
     "tokenizer",
     "data",
+    "chat_data",
     "train",
     "sft",
     "merge",

@@ -16,8 +16,9 @@ from typing import Callable
 
 from training.atomic import write_json
 from training.config import Config
+from training.layout import latest_pointer, pretrained_run
 
-STAGES = ["corpus", "tokenizer", "bins", "train", "sft", "refine", "merge", "eval", "export", "modelfile", "register"]
+STAGES = ["corpus", "tokenizer", "bins", "train", "chat_data", "sft", "refine", "merge", "eval", "export", "modelfile", "register"]
 
 
 @dataclass
@@ -44,9 +45,15 @@ def source_listing(sources: list[str]) -> list:
     return listing
 
 
+def chat_data_files(config: Config) -> list[str]:
+    from training.chat_data import CHAT_EVAL_DIR, CORE_DIR
+
+    d = config.chat_data
+    return [*(d.core or [str(CORE_DIR)]), str(CHAT_EVAL_DIR), *d.sft, *d.corpus, *d.eval_files]
+
+
 def plan(config: Config, config_path: Path, host: str | None, register: bool) -> list[Stage]:
     from training import pipeline_steps as steps
-    from training.soup import pretrained_run
 
     p = config.paths
     c = config.model_dump(mode="json")
@@ -56,15 +63,21 @@ def plan(config: Config, config_path: Path, host: str | None, register: bool) ->
         Stage("tokenizer", p.tokenizer / "tokenizer.model", ["corpus"], c["tokenizer"], lambda: steps.tokenizer(config)),
         # train.src.npy, not manifest.json: bins made before document sources were recorded are made again
         Stage("bins", p.bins / "train.src.npy", ["corpus", "tokenizer"], {}, lambda: steps.bins(config)),
-        Stage("train", pretrained_run(config) / "checkpoints" / "latest", ["bins"],
+        Stage("train", latest_pointer(pretrained_run(config)), ["bins"],
               {k: c[k] for k in ("model", "optim", "train")}, lambda: steps.train(config)),
-        Stage("sft", p.sft / "checkpoints" / "latest", ["train"], c["sft"], lambda: steps.sft(config)),
     ]
+    sft_inputs = ["train"]
+    if config.chat_data is not None:  # the conversation set the chat stages learn from, built before them
+        stages.append(Stage("chat_data", p.chat_data / "manifest.json", ["tokenizer"],
+                            {"chat_data": c["chat_data"], "files": source_listing(chat_data_files(config))},
+                            lambda: steps.chat_data(config)))
+        sft_inputs.append("chat_data")
+    stages.append(Stage("sft", latest_pointer(p.sft), sft_inputs, c["sft"], lambda: steps.sft(config)))
     if config.refine is not None:  # a second chat stage; eval and export then read its result
-        stages.append(Stage("refine", p.refine / "checkpoints" / "latest", ["sft"], c["refine"],
+        stages.append(Stage("refine", latest_pointer(p.refine), ["sft"], c["refine"],
                             lambda: steps.refine(config)))
     if config.merge is not None:  # the chat model pulled back toward the pretrained run; eval and export read it
-        stages.append(Stage("merge", p.merge / "checkpoints" / "latest", [stages[-1].name, "train"], c["merge"],
+        stages.append(Stage("merge", latest_pointer(p.merge), [stages[-1].name, "train"], c["merge"],
                             lambda: steps.merge(config)))
     chat = stages[-1].name
     stages += [
@@ -73,7 +86,7 @@ def plan(config: Config, config_path: Path, host: str | None, register: bool) ->
         Stage("modelfile", p.modelfile, ["export"], c["ollama"], lambda: steps.modelfile(config)),
     ]
     if register:
-        stages.append(Stage("register", p.root / ".registered", ["modelfile"], {"host": host, **c["ollama"]},
+        stages.append(Stage("register", p.registered_file, ["modelfile"], {"host": host, **c["ollama"]},
                             lambda: steps.register(config, host)))
     return stages
 
@@ -81,7 +94,7 @@ def plan(config: Config, config_path: Path, host: str | None, register: bool) ->
 def run_pipeline(config: Config, config_path: Path, *, only: list[str] | None = None, force: list[str] = (),
                  host: str | None = None, register: bool = True, console=print) -> dict[str, str]:
     """Runs the stages; returns {stage: "done" | "up to date" | "skipped"}."""
-    state_path = config.paths.root / "stages.json"
+    state_path = config.paths.stages_file
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
     prints: dict[str, str] = {}
     outcome: dict[str, str] = {}

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 from training.config import Config
+from training.layout import chat_run, pretrained_run, tuned_run
 
 
 def corpus(config: Config) -> None:
@@ -37,6 +38,21 @@ def train(config: Config) -> None:
         train_decay_soup(config, config.paths.bins, run, tokenizer_dir=config.paths.tokenizer)
 
 
+def chat_data(config: Config) -> None:
+    from training.chat_data import build_chat_data
+    from training.tokenizer import Tokenizer
+
+    build_chat_data(config.chat_data, config.paths.chat_data, tokenizer=Tokenizer.load(config.paths.tokenizer))
+
+
+def chat_config(config: Config) -> Config:
+    """With [chat_data], the chat stages learn from the built set instead of [sft] sources."""
+    if config.chat_data is None:
+        return config
+    sources = [str(config.paths.chat_data / "chat.jsonl")]
+    return config.model_copy(update={"sft": config.sft.model_copy(update={"sources": sources})})
+
+
 def _pass_on(run: Path, out: Path) -> None:
     """A stage with nothing to do hands its input on unchanged as its output."""
     shutil.rmtree(out, ignore_errors=True)
@@ -44,8 +60,9 @@ def _pass_on(run: Path, out: Path) -> None:
 
 
 def sft(config: Config) -> None:
+    config = chat_config(config)
     from training.checkpoint import find_checkpoint
-    from training.soup import pretrained_run, run_chat_sft
+    from training.soup import run_chat_sft
 
     pretrained, out = pretrained_run(config), config.paths.sft
     if not config.sft.sources:  # no chat data: the pretrained run is the model
@@ -54,6 +71,7 @@ def sft(config: Config) -> None:
 
 
 def refine(config: Config) -> None:
+    config = chat_config(config)
     from training.sft import run_refine
 
     out = config.paths.refine
@@ -64,8 +82,6 @@ def refine(config: Config) -> None:
 
 def merge(config: Config) -> None:
     from training.merge import merge_runs
-    from training.soup import pretrained_run
-    from training.sft import tuned_run
 
     out = config.paths.merge
     shutil.rmtree(out, ignore_errors=True)  # a merge is made whole again, never on top of an older one
@@ -75,7 +91,6 @@ def merge(config: Config) -> None:
 def evaluate(config: Config) -> None:
     from training.evals.minimal_pairs import BUILTIN_PAIRS
     from training.evaluate import run_eval, write_report
-    from training.sft import chat_run
 
     e = config.eval
     device = "cuda" if config.train.device == "cuda" else "cpu"
@@ -86,7 +101,6 @@ def evaluate(config: Config) -> None:
 
 def export(config: Config) -> None:
     from training.export.export_model import export_model
-    from training.sft import chat_run
 
     export_model(chat_run(config), config.paths.gguf(config.model.name), dtype=config.export.dtype,
                  quantize=config.export.quantize, force=True)
@@ -107,4 +121,4 @@ def register(config: Config, host: str | None) -> None:
 
     url = ensure_server(host)
     registration = register_model(config.ollama.name, modelfile=config.paths.modelfile, host=url)
-    write_text(config.paths.root / ".registered", f"{config.ollama.name} {registration.digest} {url}\n")
+    write_text(config.paths.registered_file, f"{config.ollama.name} {registration.digest} {url}\n")

@@ -5,6 +5,7 @@ Pair files are JSON Lines with `sentence_good`, `sentence_bad`, `phenomenon` (th
 """
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import defaultdict
 from pathlib import Path
@@ -15,7 +16,18 @@ from training.errors import DataError
 BUILTIN_PAIRS = Path(__file__).resolve().parent.parent / "resources" / "minimal_pairs_pl.jsonl"
 
 
-def load_pairs(path: Path | str, limit: int | None = None) -> list[dict]:
+SPLITS = ("dev", "test")
+
+
+def pair_split(sentence_good: str) -> str:
+    """"dev" or "test", fixed by the good sentence's hash: half of every file decides, the other half reports."""
+    return SPLITS[int(hashlib.sha256(sentence_good.encode("utf-8")).hexdigest()[:8], 16) % 2]
+
+
+def load_pairs(path: Path | str, limit: int | None = None, split: str | None = None) -> list[dict]:
+    """The pairs of a file; with `split` ("dev" or "test") only that half of them (pair_split)."""
+    if split is not None and split not in SPLITS:
+        raise DataError(f"unknown minimal-pair split {split!r}: use dev or test")
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path} does not exist: give a JSONL file of {{sentence_good, sentence_bad, phenomenon}}")
@@ -30,6 +42,8 @@ def load_pairs(path: Path | str, limit: int | None = None) -> list[dict]:
                               "phenomenon": rec.get("phenomenon", "unknown"), "id": rec.get("id", f"{path.stem}-{n}")})
             except (ValueError, KeyError, TypeError) as err:
                 raise DataError(f"{path}:{n}: not a minimal pair ({err}): each line needs sentence_good and sentence_bad") from None
+            if split is not None and pair_split(pairs[-1]["sentence_good"]) != split:
+                pairs.pop()
             if limit is not None and len(pairs) >= limit:
                 break
     return pairs
