@@ -63,7 +63,7 @@ def test_the_pipeline_merges_the_last_chat_stage_back_toward_the_pretrained_run(
     from training import pipeline_steps
     from training.config import dump_config, load_config
     from training.pipeline import plan
-    from training.sft import chat_run
+    from training.layout import chat_run
 
     config = load_config("polski-tiny", {"sft": {"sources": [str(tiny_run.parent / "sft.jsonl")]},
                                          "merge": {"base_share": 0.25, "tensors": ["feed_forward"]},

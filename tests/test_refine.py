@@ -8,7 +8,8 @@ from training.checkpoint import find_checkpoint, load_checkpoint
 from training.cli import main
 from training.config import dump_config, load_config
 from training.errors import ConfigError
-from training.sft import chat_run, refine_config
+from training.layout import chat_run
+from training.sft import refine_config
 
 REFINE = {"max_steps": 4, "lr": 2e-4, "multi_turn_share": 0.5}
 

@@ -8,9 +8,9 @@ from training.checkpoint import find_checkpoint, load_checkpoint
 from training.cli import main
 from training.config import dump_config, load_config
 from training.errors import CheckpointError, ConfigError
+from training.layout import sft_member_dir
 from training.merge import average_runs
 from training.metrics import latest_per_step, read_metrics
-from training.soup import sft_member_dir
 
 SOUP = {"optim": {"schedule": "wsd", "decay_fraction": 0.5, "warmup_steps": 1},
         "train": {"max_steps": 6, "checkpoint_interval": 100, "eval_interval": 2, "keep_last": 1, "sample_tokens": 0,
@@ -69,7 +69,7 @@ def test_polski_train_with_decay_seeds_replays_the_decay_and_averages_the_ends(i
 
 def test_the_pipeline_tunes_the_soup(inputs, tmp_path):
     from training import pipeline_steps
-    from training.soup import pretrained_run
+    from training.layout import pretrained_run
 
     tokenizer, bins, config_path = inputs
     config = load_config(config_path, {"paths": {"work_dir": str(tmp_path / "work")}, "sft": {"max_steps": 1, "sources": []}})

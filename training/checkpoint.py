@@ -1,4 +1,4 @@
-"""Checkpoints: RUN_DIR/checkpoints/step-000123/{model.safetensors, state.pt, meta.json}.
+"""Checkpoints: RUN_DIR/checkpoints/step-000123/{model.safetensors, state.pt, meta.json} (names: training.layout).
 
 A step dir is written to a temp dir, fsynced and renamed (training.atomic.atomic_dir); only then do
 `latest` (and `best`) name it, so a crash mid-save leaves the previous checkpoint and pointers intact.
@@ -8,8 +8,8 @@ a state.pt that needs arbitrary pickled objects is refused.
 from __future__ import annotations
 
 import json
+import os
 import random
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,14 +19,10 @@ import numpy as np
 import torch
 
 from training.atomic import atomic_dir, write_text
+from training.config import Config, dump_config, parse_config
 from training.errors import CheckpointError
-
-MODEL_FILE, STATE_FILE, META_FILE = "model.safetensors", "state.pt", "meta.json"
-STEP_RE = re.compile(r"^step-(\d{6,})$")
-
-
-def step_dir_name(step: int) -> str:
-    return f"step-{step:06d}"
+from training.layout import (BEST, CHECKPOINT_META_FILE, CHECKPOINTS_DIR, CONFIG_FILE, LATEST, STEP_RE, TOKENIZER_DIR,
+                             TRAIN_STATE_FILE, WEIGHTS_FILE, checkpoints_dir, locate, read_pointer, step_dir_name)
 
 
 @dataclass
@@ -69,6 +65,19 @@ def _as_tuple(x):
 # ---------------------------------------------------------------- save
 
 
+def prepare_run_dir(run_dir: Path, config: Config, tokenizer_dir: Path | str | None) -> None:
+    """config.toml and tokenizer/ make a RUN_DIR self-contained."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_text(run_dir / CONFIG_FILE, dump_config(config))
+    if tokenizer_dir is not None and Path(tokenizer_dir).resolve() != (run_dir / TOKENIZER_DIR).resolve():
+        target = run_dir / TOKENIZER_DIR
+        tmp = run_dir / f".{TOKENIZER_DIR}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(tokenizer_dir, tmp)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+
+
 def save_checkpoint(
     run_dir: Path | str,
     step: int,
@@ -81,19 +90,19 @@ def save_checkpoint(
 ) -> Path:
     from safetensors.torch import save_file
 
-    root = Path(run_dir) / "checkpoints"
+    root = checkpoints_dir(run_dir)
     target = root / step_dir_name(step)
     with atomic_dir(target) as tmp:
-        save_file({k: v.detach().contiguous().cpu() for k, v in model_state.items()}, str(tmp / MODEL_FILE),
+        save_file({k: v.detach().contiguous().cpu() for k, v in model_state.items()}, str(tmp / WEIGHTS_FILE),
                   metadata={"format": "pt", "step": str(step)})
-        torch.save(train_state, tmp / STATE_FILE)
-        (tmp / META_FILE).write_text(json.dumps({**meta, "step": step}, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
+        torch.save(train_state, tmp / TRAIN_STATE_FILE)
+        (tmp / CHECKPOINT_META_FILE).write_text(json.dumps({**meta, "step": step}, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                                      encoding="utf-8")
         if _before_commit is not None:
             _before_commit(tmp)
-    write_text(root / "latest", target.name + "\n")
+    write_text(root / LATEST, target.name + "\n")
     if is_best:
-        write_text(root / "best", target.name + "\n")
+        write_text(root / BEST, target.name + "\n")
     prune(root, keep_last)
     return target
 
@@ -101,7 +110,7 @@ def save_checkpoint(
 def prune(root: Path, keep_last: int) -> None:
     """Keeps the newest `keep_last` step dirs plus those named by `latest` and `best`; removes stale temp dirs."""
     steps = sorted(p for p in root.iterdir() if p.is_dir() and STEP_RE.match(p.name))
-    keep = {p.name for p in steps[-keep_last:]} | {_pointer(root, "latest"), _pointer(root, "best")}
+    keep = {p.name for p in steps[-keep_last:]} | {read_pointer(root, LATEST), read_pointer(root, BEST)}
     for p in steps:
         if p.name not in keep:
             shutil.rmtree(p, ignore_errors=True)
@@ -109,60 +118,35 @@ def prune(root: Path, keep_last: int) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
-def _pointer(root: Path, name: str) -> str | None:
-    try:
-        return (root / name).read_text(encoding="utf-8").strip() or None
-    except FileNotFoundError:
-        return None
-
-
 # ---------------------------------------------------------------- find and load
 
 
-def find_checkpoint(path: Path | str, which: str = "latest") -> Path | None:
+def find_checkpoint(path: Path | str, which: str = LATEST) -> Path | None:
     """A step dir from a RUN_DIR, its checkpoints/ dir or a step dir itself; None if the run has none yet."""
+    return locate(path, which).step_dir
+
+
+def load_checkpoint(path: Path | str, which: str = LATEST, weights_only: bool = False) -> Checkpoint:
     path = Path(path)
-    if (path / META_FILE).is_file():
-        return path
-    root = path / "checkpoints" if (path / "checkpoints").is_dir() else path
-    name = _pointer(root, which)
-    if name is None:
-        return None
-    step_dir = root / name
-    if not (step_dir / META_FILE).is_file():
-        raise CheckpointError(f"{root / which} names {name}, which is missing or incomplete: point it at an existing step dir")
-    return step_dir
-
-
-def run_dir_of(path: Path | str) -> Path | None:
-    """The RUN_DIR of a RUN_DIR or of one of its checkpoints/step-* dirs; None for a step dir kept elsewhere."""
-    path = Path(path)
-    if path.parent.name == "checkpoints" and STEP_RE.match(path.name):
-        return path.parent.parent
-    return path if (path / "checkpoints").is_dir() else None
-
-
-def load_checkpoint(path: Path | str, which: str = "latest", weights_only: bool = False) -> Checkpoint:
-    path = Path(path)
-    if not path.exists() and path.parent.name == "checkpoints" and STEP_RE.match(path.name):
-        kept = sorted(p.name for p in path.parent.glob("step-*") if (p / META_FILE).is_file())
+    if not path.exists() and path.parent.name == CHECKPOINTS_DIR and STEP_RE.match(path.name):
+        kept = sorted(p.name for p in path.parent.glob("step-*") if (p / CHECKPOINT_META_FILE).is_file())
         raise CheckpointError(f"no checkpoint {path}: the run kept {', '.join(kept) or 'none'} (train.keep_last; an eval "
                               "with a new best also saves): give one of those, or raise keep_last and train again")
     step_dir = find_checkpoint(path, which)
     if step_dir is None:
         raise CheckpointError(f"no checkpoint in {path}: train first (`polski train`), or give a step dir")
     meta = read_meta(step_dir)
-    model_state = load_weights(step_dir / MODEL_FILE)
-    train_state = None if weights_only else load_state(step_dir / STATE_FILE)
+    model_state = load_weights(step_dir / WEIGHTS_FILE)
+    train_state = None if weights_only else load_state(step_dir / TRAIN_STATE_FILE)
     return Checkpoint(step_dir, meta, model_state, train_state)
 
 
 def read_meta(step_dir: Path) -> dict:
     """A step dir's meta.json (step, tokens seen, losses, config) without loading its tensors."""
     try:
-        return json.loads((step_dir / META_FILE).read_text(encoding="utf-8"))
+        return json.loads((step_dir / CHECKPOINT_META_FILE).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
-        raise CheckpointError(f"{step_dir / META_FILE} is unreadable ({err}): resume from an older step dir") from None
+        raise CheckpointError(f"{step_dir / CHECKPOINT_META_FILE} is unreadable ({err}): resume from an older step dir") from None
 
 
 def reached(run_dir: Path | str, steps: int) -> bool:
@@ -196,13 +180,12 @@ def load_state(path: Path) -> dict:
         ) from None
 
 
-def load_gpt(path: Path | str, device: str | torch.device = "cpu", which: str = "latest"):
+def load_gpt(path: Path | str, device: str | torch.device = "cpu", which: str = LATEST):
     """(GPT in eval mode, Config, meta) from a RUN_DIR or step dir: what eval and export need."""
-    from training.config import parse_config
     from training.model import GPT
 
     ckpt = load_checkpoint(path, which, weights_only=True)
-    config = parse_config(ckpt.meta["config"], ckpt.path / META_FILE)
+    config = parse_config(ckpt.meta["config"], ckpt.path / CHECKPOINT_META_FILE)
     model = GPT(config.model)
     try:
         model.load_state_dict(ckpt.model_state)

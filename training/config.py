@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from training.errors import ConfigError
+from training.layout import WorkLayout
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -282,53 +283,14 @@ class OllamaConfig(Strict):
     system: str = "Jesteś pomocnym asystentem. Odpowiadasz po polsku, zwięźle i poprawnie."
 
 
-class PathsConfig(Strict):
-    """Where each pipeline stage writes, relative to the working directory."""
+class PathsConfig(Strict, WorkLayout):
+    """Where each pipeline stage writes, relative to the working directory (the folders: training.layout.WorkLayout)."""
 
     work_dir: str = "work/polski"
 
     @property
     def root(self) -> Path:
         return Path(self.work_dir)
-
-    @property
-    def corpus(self) -> Path:
-        return self.root / "corpus"
-
-    @property
-    def tokenizer(self) -> Path:
-        return self.root / "tokenizer"
-
-    @property
-    def bins(self) -> Path:
-        return self.root / "bins"
-
-    @property
-    def run(self) -> Path:
-        return self.root / "run"
-
-    @property
-    def sft(self) -> Path:
-        return self.root / "sft"
-
-    @property
-    def refine(self) -> Path:
-        return self.root / "refine"
-
-    @property
-    def merge(self) -> Path:
-        return self.root / "merge"
-
-    @property
-    def eval(self) -> Path:
-        return self.root / "eval"
-
-    def gguf(self, name: str) -> Path:
-        return self.root / "export" / f"{name}.gguf"
-
-    @property
-    def modelfile(self) -> Path:
-        return self.root / "export" / "Modelfile"
 
 
 class Config(Strict):

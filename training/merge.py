@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from training.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from training.checkpoint import find_checkpoint, load_checkpoint, prepare_run_dir, save_checkpoint
 from training.errors import CheckpointError, ConfigError
 from training.export.source import load_source
 from training.tokenizer import Tokenizer
@@ -59,8 +59,6 @@ def average_weights(states: list[dict]) -> dict:
 
 def _write_run(out: Path | str, source, weights: dict, meta: dict) -> Path:
     """OUT as a run whose one checkpoint holds `weights`, with the config and tokenizer of SOURCE (`load_source`)."""
-    from training.train import prepare_run_dir
-
     prepare_run_dir(Path(out), source.config, source.tokenizer_dir)
     step = meta.pop("step")
     return save_checkpoint(out, step, weights, {}, meta, keep_last=1)

@@ -19,8 +19,11 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from training.checkpoint import find_checkpoint, read_meta
 from training.config import Config
 from training.errors import ConfigError, DataError
+from training.layout import locate, refine_pass_dir
+from training.train import bins_val, heldout_sets, train
 
 IGNORE = -1
 
@@ -199,7 +202,7 @@ def refine_passes(config: Config, out: Path | str) -> list[tuple[Config, Path]]:
     refined, out = refine_config(config), Path(out)
     seeds = [config.train.seed, *config.refine.repeat_seeds]
     return [(refined.model_copy(update={"train": refined.train.model_copy(update={"seed": seed})}),
-             out if n == len(seeds) else out.with_name(f"{out.name}-pass{n}")) for n, seed in enumerate(seeds, 1)]
+             refine_pass_dir(out, n, len(seeds))) for n, seed in enumerate(seeds, 1)]
 
 
 def run_refine(config: Config, init_from: Path | str, out: Path | str, *, bins_dir: Path | str | None = None,
@@ -208,8 +211,6 @@ def run_refine(config: Config, init_from: Path | str, out: Path | str, *, bins_d
     settings and data order is kept and a cut one resumes; a pass tuned otherwise, or after a pass that had to run, is
     tuned again. Returns the last pass's result, or None when every pass was kept."""
     import shutil
-
-    from training.checkpoint import find_checkpoint, read_meta
 
     result, tuned = None, False
     for refined, run_dir in refine_passes(config, out):
@@ -230,16 +231,6 @@ def _same_pass(recorded: dict, refined: Config) -> bool:
     return recorded["sft"] == refined.sft.model_dump(mode="json") and recorded["train"]["seed"] == refined.train.seed
 
 
-def tuned_run(config: Config) -> Path:
-    """The run dir of the last chat stage: [refine]'s when there is one, else [sft]'s."""
-    return config.paths.refine if config.refine is not None else config.paths.sft
-
-
-def chat_run(config: Config) -> Path:
-    """The run dir of the finished chat model: the [merge] stage's when there is one, else the last chat stage's."""
-    return config.paths.merge if config.merge is not None else tuned_run(config)
-
-
 def pretrain_rows(bins_dir: Path | str, count: int, row_len: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """`count` seeded windows of train.bin as (inputs, targets) rows, every target learned."""
     from training.data import TokenBins
@@ -255,18 +246,15 @@ def pretrain_rows(bins_dir: Path | str, count: int, row_len: int, seed: int) -> 
 def run_sft(config: Config, init_from: Path | str, run_dir: Path | str, *, tokenizer_dir: Path | str | None = None,
             bins_dir: Path | str | None = None, resume: bool = False, console=print) -> dict:
     """`polski sft`: chat fine-tuning of a pretrained RUN_DIR on ChatML conversations from [sft] sources."""
-    from training.checkpoint import run_dir_of
     from training.loader import PackedRows
     from training.tokenizer import Tokenizer
-    from training.train import bins_val, heldout_sets, train
 
     init_from = Path(init_from)
     if tokenizer_dir is None:
-        run = run_dir_of(init_from)
-        if run is None:
-            raise DataError(f"{init_from} is neither a run dir nor one of its checkpoints/step-* dirs: "
-                            "give --init-from the RUN_DIR of `polski train` or a step dir inside it")
-        tokenizer_dir = run / "tokenizer"
+        tokenizer_dir = locate(init_from).tokenizer_dir
+        if tokenizer_dir is None:
+            raise DataError(f"{init_from} is neither a run dir nor one of its checkpoints/step-* dirs (no tokenizer/ in "
+                            "either): give --init-from the RUN_DIR of `polski train` or a step dir inside it")
     tokenizer_dir = Path(tokenizer_dir)
     tokenizer = Tokenizer.load(tokenizer_dir)
     if not config.sft.sources:

@@ -16,11 +16,10 @@ from typing import Iterable, Iterator
 from training.atomic import atomic_dir
 from training.config import TokenizerConfig
 from training.errors import DataError
+from training.layout import TOKENIZER_META_FILE, TOKENIZER_MODEL_FILE
 
 SPECIAL = {"unk": 0, "bos": 1, "eos": 2, "pad": 3, "im_start": 4, "im_end": 5}
 CHAT_SYMBOLS = ["<|im_start|>", "<|im_end|>"]
-MODEL_FILE = "tokenizer.model"
-META_FILE = "tokenizer.json"
 
 
 def sha256_file(path: Path) -> str:
@@ -48,9 +47,9 @@ class Tokenizer:
         import sentencepiece as spm
 
         path = Path(path)
-        model = path / MODEL_FILE if path.is_dir() else path
+        model = path / TOKENIZER_MODEL_FILE if path.is_dir() else path
         if not model.is_file():
-            raise DataError(f"no {MODEL_FILE} in {path}: train one with `polski tokenizer train --corpus DIR --out {path}`")
+            raise DataError(f"no {TOKENIZER_MODEL_FILE} in {path}: train one with `polski tokenizer train --corpus DIR --out {path}`")
         sp = spm.SentencePieceProcessor()
         try:
             sp.load(str(model))
@@ -77,7 +76,7 @@ class Tokenizer:
 
     @property
     def meta(self) -> dict:
-        meta_path = self.path / META_FILE
+        meta_path = self.path / TOKENIZER_META_FILE
         return json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
 
 
@@ -194,13 +193,13 @@ def train_tokenizer(sources, out_dir: Path | str, config: TokenizerConfig | None
             fix = "use more text or a smaller --vocab-size"
         raise DataError(f"SentencePiece could not train a {config.vocab_size}-piece vocab on {len(units)} paragraphs: {fix}") from None
     with atomic_dir(out_dir) as tmp:
-        (tmp / MODEL_FILE).write_bytes(model_bytes)
+        (tmp / TOKENIZER_MODEL_FILE).write_bytes(model_bytes)
         sp = spm.SentencePieceProcessor(model_proto=model_bytes)
         vocab = "".join(f"{sp.id_to_piece(i)}\t{sp.get_score(i):g}\n" for i in range(sp.get_piece_size()))
         (tmp / "tokenizer.vocab").write_text(vocab, encoding="utf-8")
         meta = {
             "vocab_size": config.vocab_size,
-            "sha256": sha256_file(tmp / MODEL_FILE),
+            "sha256": sha256_file(tmp / TOKENIZER_MODEL_FILE),
             "special": SPECIAL,
             "add_dummy_prefix": False,
             "model_type": "bpe",
@@ -210,7 +209,7 @@ def train_tokenizer(sources, out_dir: Path | str, config: TokenizerConfig | None
             "training": {**config.model_dump(), **{k: v for k, v in settings.items() if k != "user_defined_symbols"}},
             "sentencepiece_version": spm.__version__,
         }
-        (tmp / META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        (tmp / TOKENIZER_META_FILE).write_text(json.dumps(meta, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return out_dir
 
 
@@ -236,7 +235,7 @@ def load_any_tokenizer(path: Path | str) -> AnyTokenizer:
     """SentencePiece dir/.model, GPT-2 vocab.json|encoder.json + merges.txt|vocab.bpe, HF tokenizer.json, or .tiktoken."""
     path = Path(path)
     if path.is_dir():
-        for candidate in (MODEL_FILE, "tokenizer.json", "vocab.json", "encoder.json"):
+        for candidate in (TOKENIZER_MODEL_FILE, "tokenizer.json", "vocab.json", "encoder.json"):
             if (path / candidate).is_file():
                 return load_any_tokenizer(path / candidate)
         models = sorted(path.glob("*.model")) + sorted(path.glob("*.tiktoken"))
@@ -245,7 +244,7 @@ def load_any_tokenizer(path: Path | str) -> AnyTokenizer:
         raise DataError(f"no tokenizer file in {path}: give a .model, tokenizer.json, vocab.json/encoder.json or .tiktoken file")
     if not path.is_file():
         raise DataError(f"tokenizer {path} does not exist")
-    name = path.parent.name if path.name in (MODEL_FILE, "tokenizer.json", "vocab.json", "encoder.json") else path.stem
+    name = path.parent.name if path.name in (TOKENIZER_MODEL_FILE, "tokenizer.json", "vocab.json", "encoder.json") else path.stem
     if path.suffix == ".model":
         import sentencepiece as spm
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import shutil
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -21,16 +20,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from training.atomic import write_text
-from training.checkpoint import (find_checkpoint, load_checkpoint, read_meta, rng_state, save_checkpoint,
-                                 set_rng_state)
-from training.config import Config, dump_config
+from training.checkpoint import (find_checkpoint, load_checkpoint, prepare_run_dir, read_meta, rng_state,
+                                 save_checkpoint, set_rng_state)
+from training.config import Config
 from training.evals.bpb import bpb_from_loss
 from training.errors import CheckpointError, ConfigError, DataError, PolskiError
+from training.layout import (METRICS_FILE, SAMPLES_FILE, TOKENIZER_DIR, TOKENIZER_MODEL_FILE, decay_start_dir, locate,
+                             tokenizer_beside_bins)
 from training.loader import as_batch_source, to_device
 from training.metrics import MetricsWriter
 from training.schedule import decay_start, lr_at
-from training.soup import DECAY_START
 
 
 class TrainingStopped(PolskiError):
@@ -112,19 +111,6 @@ def set_attention_backend(device: torch.device, backend: str) -> None:
     torch.backends.cuda.enable_cudnn_sdp(backend == "cudnn")
     torch.backends.cuda.enable_mem_efficient_sdp(backend == "efficient")
     torch.backends.cuda.enable_math_sdp(True)
-
-
-def prepare_run_dir(run_dir: Path, config: Config, tokenizer_dir: Path | None) -> None:
-    """config.toml and tokenizer/ make a RUN_DIR self-contained."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_text(run_dir / "config.toml", dump_config(config))
-    if tokenizer_dir is not None and Path(tokenizer_dir).resolve() != (run_dir / "tokenizer").resolve():
-        target = run_dir / "tokenizer"
-        tmp = run_dir / ".tokenizer.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(tokenizer_dir, tmp)
-        shutil.rmtree(target, ignore_errors=True)
-        os.replace(tmp, target)
 
 
 def format_eta(seconds: float) -> str:
@@ -224,11 +210,11 @@ def train(
     tokenizer = None
     if rank == 0:
         prepare_run_dir(run_dir, config, tokenizer_dir)
-        writer = MetricsWriter(run_dir / "metrics.jsonl")
-        if (run_dir / "tokenizer" / "tokenizer.model").is_file() and t.sample_tokens and t.sample_prompts:
+        writer = MetricsWriter(run_dir / METRICS_FILE)
+        if (run_dir / TOKENIZER_DIR / TOKENIZER_MODEL_FILE).is_file() and t.sample_tokens and t.sample_prompts:
             from training.tokenizer import Tokenizer
 
-            tokenizer = Tokenizer.load(run_dir / "tokenizer")
+            tokenizer = Tokenizer.load(run_dir / TOKENIZER_DIR)
         if ckpt_dir is not None:
             writer.event(step, "resumed", f"resumed from {ckpt_dir.name}; later records replace steps after {step}"
                          + (f"; {moved}" if moved else ""))
@@ -261,7 +247,7 @@ def train(
             path = save_checkpoint(run_dir, step, weights, state, meta, t.keep_last, is_best)
             writer.event(step, "checkpoint", f"saved {path.name}" + (" (best)" if is_best else ""))
             if step == branch_step:  # kept apart from keep_last's pruning: every decay of the soup starts here
-                save_checkpoint(run_dir / DECAY_START, step, weights, state, meta, keep_last=1)
+                save_checkpoint(decay_start_dir(run_dir), step, weights, state, meta, keep_last=1)
         _barrier(world)
 
     try:
@@ -418,7 +404,7 @@ def write_samples(engine, tokenizer, config: Config, step: int, run_dir: Path, w
 
     t = config.train
     model = engine.model
-    with open(run_dir / "samples.jsonl", "a", encoding="utf-8") as f:
+    with open(run_dir / SAMPLES_FILE, "a", encoding="utf-8") as f:
         for i, prompt in enumerate(t.sample_prompts):
             ids = torch.tensor([[tokenizer.bos_id, *tokenizer.encode(prompt)]], device=engine.device)
             with engine.autocast():
@@ -491,11 +477,10 @@ def pretrain(
     from training.loader import Phased
 
     bins_dir, run_dir = Path(bins_dir), Path(run_dir)
-    if tokenizer_dir is None:
-        candidates = [run_dir / "tokenizer", bins_dir.parent / "tokenizer"]
-        tokenizer_dir = next((c for c in candidates if (c / "tokenizer.model").is_file()), None)
-        if tokenizer_dir is None:
-            raise ConfigError(f"no tokenizer found at {candidates[1]}: pass --tokenizer TOKENIZER_DIR")
+    if tokenizer_dir is None:  # the run's own copy, else the one beside the bins in a pipeline's WORK_DIR
+        tokenizer_dir = locate(run_dir).tokenizer_dir or tokenizer_beside_bins(bins_dir)
+        if not (tokenizer_dir / TOKENIZER_MODEL_FILE).is_file():
+            raise ConfigError(f"no tokenizer found at {tokenizer_dir}: pass --tokenizer TOKENIZER_DIR")
     check_tokenizer(bins_dir, tokenizer_dir, config.model.vocab_size)
     train_bins, val_bins = TokenBins(bins_dir, "train"), TokenBins(bins_dir, "val")
     source = weighted_windows(train_bins, config, "source_weights", console)

@@ -31,7 +31,7 @@ fi
 evaluate() {  # the pretrained model is evaluated on the same GPU while SFT runs (both are small)
     bash "$(dirname "$0")/eval_model.sh" "$data" "$work" "$work/$1" "$out/eval-$1" "${@:2}" || echo "eval of $1 failed"
 }
-base=$(python3 -c "from training.config import load_config; from training.soup import pretrained_run
+base=$(python3 -c "from training.config import load_config; from training.layout import pretrained_run
 print(pretrained_run(load_config('$config')).name)")  # run, or run-soup with train.decay_seeds
 [[ ${EVAL_BASE:-1} == 0 ]] || evaluate "$base" > "$out/eval-$base.log" 2>&1 &  # EVAL_BASE=0: evaluated elsewhere
 

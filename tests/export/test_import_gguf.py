@@ -51,7 +51,7 @@ def test_q8_0_round_trip_re_exports_the_same_tensors(random_run, tmp_path, tiny_
 def test_refusals_name_the_fix(random_run, tmp_path, tiny_tokenizer):
     import shutil
 
-    from training.tokenizer import MODEL_FILE
+    from training.layout import TOKENIZER_MODEL_FILE as MODEL_FILE
 
     gguf_path = tmp_path / "model.gguf"
     export_model(random_run, gguf_path, dtype="f32")

@@ -26,14 +26,15 @@ def register(subparsers) -> None:
 def run(args) -> int:
     from training.config import load_config
     from training.errors import ConfigError
+    from training.layout import CONFIG_FILE
     from training.train import dist_info, pretrain
 
     run_dir = Path(args.out)
     config_path = args.config
     if config_path is None:
-        if not (args.resume and (run_dir / "config.toml").is_file()):
+        if not (args.resume and (run_dir / CONFIG_FILE).is_file()):
             raise ConfigError("no --config given: pass --config NAME_OR_FILE (or --resume an existing RUN_DIR)")
-        config_path = run_dir / "config.toml"
+        config_path = run_dir / CONFIG_FILE
     overrides = {"train": {"max_steps": args.max_steps, "engine": args.engine, "device": args.device,
                            "precision": args.precision, "micro_batch_size": args.micro_batch_size,
                            "grad_accum_steps": args.grad_accum_steps, "heldout_texts": args.heldout_text}}

@@ -11,7 +11,13 @@ from pathlib import Path
 
 import numpy as np
 
+from training.checkpoint import find_checkpoint, prepare_run_dir, save_checkpoint
+from training.config import parse_config
 from training.errors import CheckpointError, ExportError
+from training.export.read_back import read_metadata
+from training.layout import METRICS_FILE, TOKENIZER_MODEL_FILE
+from training.model import GPT
+from training.tokenizer import sha256_file
 
 
 def gguf_tensors(path: Path | str, expected: dict, n_heads: int, kv_heads: int) -> dict:
@@ -36,13 +42,6 @@ def gguf_tensors(path: Path | str, expected: dict, n_heads: int, kv_heads: int) 
 
 def import_gguf(path: Path | str, tokenizer_dir: Path | str, out: Path | str) -> Path:
     """Writes OUT as a run whose one checkpoint holds the GGUF's weights; returns its step dir."""
-    from training.checkpoint import find_checkpoint, save_checkpoint
-    from training.config import parse_config
-    from training.export.read_back import read_metadata
-    from training.model import GPT
-    from training.tokenizer import MODEL_FILE, sha256_file
-    from training.train import prepare_run_dir
-
     path, tokenizer_dir, out = Path(path), Path(tokenizer_dir), Path(out)
     if not path.is_file():
         raise ExportError(f"{path} does not exist: give the .gguf file `polski export` wrote")
@@ -52,10 +51,10 @@ def import_gguf(path: Path | str, tokenizer_dir: Path | str, out: Path | str) ->
     if "polski.config_toml" not in meta:
         raise ExportError(f"{path} has no polski.config_toml: only GGUFs written by `polski export` can be imported")
     config = parse_config(tomllib.loads(meta["polski.config_toml"]), source=f"{path} (polski.config_toml)")
-    if not (tokenizer_dir / MODEL_FILE).is_file():
-        raise ExportError(f"{tokenizer_dir} has no {MODEL_FILE}: pass the tokenizer dir the model was trained with")
-    if sha256_file(tokenizer_dir / MODEL_FILE) != meta.get("polski.tokenizer_sha256"):
-        raise ExportError(f"{tokenizer_dir}/{MODEL_FILE} is not the tokenizer {path.name} was trained with "
+    if not (tokenizer_dir / TOKENIZER_MODEL_FILE).is_file():
+        raise ExportError(f"{tokenizer_dir} has no {TOKENIZER_MODEL_FILE}: pass the tokenizer dir the model was trained with")
+    if sha256_file(tokenizer_dir / TOKENIZER_MODEL_FILE) != meta.get("polski.tokenizer_sha256"):
+        raise ExportError(f"{tokenizer_dir}/{TOKENIZER_MODEL_FILE} is not the tokenizer {path.name} was trained with "
                           "(sha256 differs from polski.tokenizer_sha256): pass that run's tokenizer dir")
     m = config.model
     expected = GPT(m).state_dict()
@@ -69,5 +68,5 @@ def import_gguf(path: Path | str, tokenizer_dir: Path | str, out: Path | str) ->
     prepare_run_dir(out, config, tokenizer_dir)
     info = {"imported_from": {"gguf": str(path), "weights_dtype": meta.get("polski.weights_dtype")},
             "tokens_seen": meta.get("polski.tokens_seen"), "config": config.model_dump(mode="json")}
-    (out / "metrics.jsonl").touch()  # a run dir without a curve: scripts copy it, the monitor reads it empty
+    (out / METRICS_FILE).touch()  # a run dir without a curve: scripts copy it, the monitor reads it empty
     return save_checkpoint(out, int(meta.get("polski.step", 0)), state, {}, info, keep_last=1)

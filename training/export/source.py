@@ -12,12 +12,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.checkpoint import run_dir_of
-from training.config import Config, load_config, parse_config
+from training.config import Config, dump_config, load_config, parse_config
 from training.errors import CheckpointError
+from training.layout import CHECKPOINT_META_FILE, CONFIG_FILE, TOKENIZER_MODEL_FILE, WEIGHTS_FILE, locate
+from training.tokenizer import sha256_file
 
-WEIGHTS_FILE = "model.safetensors"
-META_FILE = "meta.json"
 _PREFIXES = ("_orig_mod.", "module.")  # torch.compile / DDP wrappers
 
 
@@ -77,13 +76,11 @@ class ExportSource:
 
     def provenance(self) -> dict:
         """Facts about where the weights came from, written into the GGUF as `polski.*` keys."""
-        from training.tokenizer import MODEL_FILE, sha256_file
-
         facts = {
             "step": self.meta.get("step"),
             "tokens_seen": self.meta.get("tokens_seen"),
             "val_loss": self.meta.get("val_loss"),
-            "tokenizer_sha256": sha256_file(self.tokenizer_dir / MODEL_FILE),
+            "tokenizer_sha256": sha256_file(self.tokenizer_dir / TOKENIZER_MODEL_FILE),
             "corpus_manifest_sha256": _find_key(self.meta, "corpus_manifest_sha256") or self._corpus_hash_from_run(),
             "config_toml": self.config_toml,
             "config_sha256": hashlib.sha256(self.config_toml.encode("utf-8")).hexdigest() if self.config_toml else None,
@@ -127,49 +124,35 @@ def _read_json(path: Path) -> dict:
         raise CheckpointError(f"{path} is unreadable ({err}): re-run the step that wrote it") from None
 
 
-def _resolve_checkpoint(path: Path) -> tuple[Path, Path | None]:
-    """(checkpoint dir, run dir or None) for a RUN_DIR, a checkpoint dir or its model.safetensors."""
-    if path.is_file() and path.name == WEIGHTS_FILE:
-        path = path.parent
-    if (path / WEIGHTS_FILE).is_file():
-        return path, run_dir_of(path)
-    pointer = path / "checkpoints" / "latest"
-    if pointer.is_file():
-        step_dir = path / "checkpoints" / pointer.read_text(encoding="utf-8").strip()
-        if not (step_dir / WEIGHTS_FILE).is_file():
-            raise CheckpointError(f"{pointer} names {step_dir.name}, which has no {WEIGHTS_FILE}: give a checkpoint dir instead")
-        return step_dir, path
-    raise CheckpointError(
-        f"{path} is neither a run dir (with checkpoints/latest) nor a checkpoint dir (with {WEIGHTS_FILE}): "
-        "give the RUN_DIR of `polski train` or one of its checkpoints/step-* dirs"
-    )
-
-
 def load_source(path: Path | str, tokenizer_dir: Path | str | None = None) -> ExportSource:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path} does not exist: give the RUN_DIR of `polski train` or a checkpoint dir")
-    ckpt, run = _resolve_checkpoint(path)
-    meta = _read_json(ckpt / META_FILE) if (ckpt / META_FILE).is_file() else {}
+    found = locate(path)
+    ckpt, run = found.step_dir, found.run_dir
+    if ckpt is None or not (ckpt / WEIGHTS_FILE).is_file():
+        raise CheckpointError(
+            f"{path} is neither a run dir (with checkpoints/latest) nor a checkpoint dir (with {WEIGHTS_FILE}): "
+            "give the RUN_DIR of `polski train` or one of its checkpoints/step-* dirs"
+        )
+    meta = _read_json(ckpt / CHECKPOINT_META_FILE) if (ckpt / CHECKPOINT_META_FILE).is_file() else {}
 
     config_toml = ""
-    if run is not None and (run / "config.toml").is_file():
-        config_toml = (run / "config.toml").read_text(encoding="utf-8")
-        config = load_config(run / "config.toml")
+    if run is not None and (run / CONFIG_FILE).is_file():
+        config_toml = (run / CONFIG_FILE).read_text(encoding="utf-8")
+        config = load_config(run / CONFIG_FILE)
     elif isinstance(meta.get("config"), dict):
-        from training.config import dump_config
-
-        config = parse_config(meta["config"], ckpt / META_FILE)
+        config = parse_config(meta["config"], ckpt / CHECKPOINT_META_FILE)
         config_toml = dump_config(config)
     else:
-        raise CheckpointError(f"no config for {ckpt}: it needs ../../config.toml (a run dir) or `config` in {META_FILE}")
+        raise CheckpointError(f"no config for {ckpt}: it needs ../../{CONFIG_FILE} (a run dir) or `config` in "
+                              f"{CHECKPOINT_META_FILE}")
 
     if tokenizer_dir is None:
-        candidates = [ckpt / "tokenizer"] + ([run / "tokenizer"] if run is not None else [])
-        tokenizer_dir = next((c for c in candidates if (c / "tokenizer.model").is_file()), None)
+        tokenizer_dir = found.tokenizer_dir
         if tokenizer_dir is None:
             raise CheckpointError(f"no tokenizer/ beside {ckpt}: pass --tokenizer TOKENIZER_DIR")
     tokenizer_dir = Path(tokenizer_dir)
-    if not (tokenizer_dir / "tokenizer.model").is_file():
+    if not (tokenizer_dir / TOKENIZER_MODEL_FILE).is_file():
         raise CheckpointError(f"{tokenizer_dir} has no tokenizer.model: pass the TOKENIZER_DIR of `polski tokenizer train`")
     return ExportSource(ckpt, run, config, tokenizer_dir, meta, config_toml)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-METRICS_FILE = "metrics.jsonl"
-SAMPLES_FILE = "samples.jsonl"
+from training.layout import METRICS_FILE, SAMPLES_FILE
+
 # lines to parse even when strided over: non-train kinds, and non-finite losses (NaN/Infinity, or null as
 # training/metrics.py writes them). One literal-prefixed pattern each: an alternation would scan 10x slower.
 _RARE = [re.compile(p) for p in (rb'"kind":\s*"(?!train")', rb"NaN", rb"Infinity", rb'loss": null')]
