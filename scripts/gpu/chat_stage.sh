@@ -11,6 +11,7 @@ set -euo pipefail
 data=$1 work=$2 dest=$3
 out=$work/results
 trap 'tar -cJf "$dest/results.tar.xz" -C "$work" results' EXIT
+trap 'exit 143' TERM  # a time limit still packs the results
 config=${POLSKI_CONFIG:-polski-mini}
 device=${POLSKI_DEVICE:-cuda}
 reply_args=${REPLY_ARGS:-}  # e.g. "--seeds 1 --max-tokens 40" for a quick check

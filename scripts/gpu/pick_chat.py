@@ -46,7 +46,7 @@ def main() -> None:
         rows[name] = {"chat_dev": chat_scores(prompts, replies, not args.no_language_check), "eval": figures}
     eligible = []
     for name, row in rows.items():
-        val = next((v for k, v in row["eval"].items() if k.startswith("val") and k.endswith("bpb")), None)
+        val = next((v for k, v in row["eval"].items() if k.endswith(":val bpb")), None)  # the corpus validation split
         pairs = [v for k, v in row["eval"].items() if "pairs" in k]
         row["passes_guards"] = val is not None and val <= MAX_VAL_BPB and bool(pairs) and min(pairs) >= MIN_PAIRS
         if row["passes_guards"]:

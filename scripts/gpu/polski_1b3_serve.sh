@@ -13,6 +13,7 @@ out=$work/results run=$work/run
 polski() { python3 -m training.cli "$@"; }
 mkdir -p "$out" "$dest" "$work/bins"
 trap 'cp "$run/metrics.jsonl" "$out/" 2>/dev/null; tar -cJf "$dest/results.tar.xz" -C "$work" results' EXIT
+trap 'exit 143' TERM  # a time limit still packs the results
 for f in "$data"/bins/*; do
     case $f in *.xz) [ -f "$work/bins/train.bin" ] || xz -dc "$f" > "$work/bins/train.bin" ;; *) cp "$f" "$work/bins/" ;; esac
 done
