@@ -22,6 +22,9 @@ def tiny_pipeline_config(tmp_path: Path, max_steps: int) -> Path:
         "train": {"max_steps": max_steps, "eval_interval": 20, "checkpoint_interval": 20},
         "eval": {"samples": False},
         "ollama": {"name": "polski-tiny-pipeline"},
+        # the chat stage learns from the built conversation set: the packaged core set, nothing mined
+        "chat_data": {"core_repeat": 1},
+        "sft": {"max_steps": 10},
     })
     path = tmp_path / f"pipeline-{max_steps}.toml"
     path.write_text(dump_config(config), encoding="utf-8")
@@ -42,6 +45,12 @@ def test_pipeline_runs_all_stages_then_skips_them_and_resumes_training(tmp_path,
     assert all(second[s] == "done" for s in STAGES[3:]) and list(second) == STAGES
     work = tmp_path / "work"
     assert (work / "export" / "polski-tiny.gguf").stat().st_size > 0
+    import json
+
+    manifest = json.loads((work / "chat" / "manifest.json").read_text())
+    assert manifest["sources"]["core"]["conversations"] >= 400 and manifest["total"]["tokens"] > 0
+    sft_config = (work / "sft" / "config.toml").read_text()
+    assert str(work / "chat" / "chat.jsonl") in sft_config  # the chat stage learnt from the built set
     assert "polski-tiny-pipeline" in ollama_server.cli("list").stdout
 
     assert set(run(path, ollama_server.url).values()) == {"up to date"}
