@@ -137,59 +137,28 @@ def refine_pass_dir(out: Path, n: int, passes: int) -> Path:
 # ---------------------------------------------------------------- WORK_DIR
 
 
+def _below_root(name: str) -> property:
+    return property(lambda self: self.root / name, doc=f"WORK_DIR/{name}")
+
+
 class WorkLayout:
     """The stage folders of a WORK_DIR, below `self.root` (config.PathsConfig mixes it in: root = [paths] work_dir)."""
 
-    @property
-    def corpus(self) -> Path:
-        return self.root / "corpus"
-
-    @property
-    def tokenizer(self) -> Path:
-        return self.root / TOKENIZER_DIR
-
-    @property
-    def bins(self) -> Path:
-        return self.root / "bins"
-
-    @property
-    def run(self) -> Path:
-        return self.root / "run"
-
-    @property
-    def chat_data(self) -> Path:
-        return self.root / "chat"
-
-    @property
-    def sft(self) -> Path:
-        return self.root / "sft"
-
-    @property
-    def refine(self) -> Path:
-        return self.root / "refine"
-
-    @property
-    def merge(self) -> Path:
-        return self.root / "merge"
-
-    @property
-    def eval(self) -> Path:
-        return self.root / "eval"
+    corpus = _below_root("corpus")
+    tokenizer = _below_root(TOKENIZER_DIR)
+    bins = _below_root("bins")
+    run = _below_root("run")
+    chat_data = _below_root("chat")
+    sft = _below_root("sft")
+    refine = _below_root("refine")
+    merge = _below_root("merge")
+    eval = _below_root("eval")
+    modelfile = _below_root("export/Modelfile")
+    stages_file = _below_root("stages.json")
+    registered_file = _below_root(".registered")
 
     def gguf(self, name: str) -> Path:
         return self.root / "export" / f"{name}.gguf"
-
-    @property
-    def modelfile(self) -> Path:
-        return self.root / "export" / "Modelfile"
-
-    @property
-    def stages_file(self) -> Path:
-        return self.root / "stages.json"
-
-    @property
-    def registered_file(self) -> Path:
-        return self.root / ".registered"
 
 
 def tokenizer_beside_bins(bins_dir: Path) -> Path:

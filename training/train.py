@@ -153,202 +153,300 @@ def train(
     tokenizer_dir: copied into RUN_DIR/tokenizer, and used for samples at eval steps.
     init_from: a RUN_DIR or step dir whose weights start a fresh run (SFT); ignored when resuming.
     """
-    run_dir = Path(run_dir)
-    t = config.train
+    run_dir, t = Path(run_dir), config.train
     rank, local_rank, world = dist_info()
+    device = setup_device(t, local_rank, world)
+    seed_everything(t.seed + rank)
+    ckpt_dir = checkpoint_to_resume(run_dir, resume)
+    if ckpt_dir is not None and (done := Progress.of(read_meta(ckpt_dir))).step >= t.max_steps:
+        # finished: nothing to train, no engine to build, and nothing in RUN_DIR is rewritten
+        console(f"{run_dir} is at step {done.step} of {t.max_steps}: nothing to train")
+        return done.result()
+    run = Trainer.start(config, run_dir, device, rank, world, ckpt_dir, init_from, tokenizer_dir, faults, console)
+    run.validation = (val_batches, val_bytes_per_token, heldout or {})
+    source = as_batch_source(batches)
+    try:
+        while run.at.step < t.max_steps:
+            run.step(source)
+            is_best = run.due(t.eval_interval) and run.evaluate()
+            if run.due(t.checkpoint_interval) or is_best or run.at.step == run.branch_step:
+                run.save(is_best)
+    except torch.cuda.OutOfMemoryError:
+        raise out_of_memory(run.at.step, t) from None
+    finally:
+        run.close()
+    return run.at.result()
+
+
+def out_of_memory(step: int, t) -> ConfigError:
+    return ConfigError(
+        f"CUDA out of memory at step {step} (micro_batch_size {t.micro_batch_size}, activation_checkpointing "
+        f"{t.activation_checkpointing!r}): lower train.micro_batch_size (raise grad_accum_steps to keep the batch), "
+        "set activation_checkpointing = \"full\", or use engine = \"deepspeed\" with offload_optimizer = true; "
+        "then `polski train --resume` continues at the same sample"
+    )
+
+
+def setup_device(t, local_rank: int, world: int) -> torch.device:
+    """This rank's device, with the process group (torch engine, several ranks), memory cap and attention kernel set."""
     device = pick_device(t.device, local_rank)
     if world > 1 and t.engine == "torch" and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     cap_gpu_memory(device, t.max_gpu_memory_gb)
     set_attention_backend(device, t.attention_backend)
-    seed_everything(t.seed + rank)
+    return device
 
-    from training.engines import make_engine
-    from training.model import GPT
 
+def checkpoint_to_resume(run_dir: Path, resume: bool) -> Path | None:
+    """The step dir a resumed run continues from (None: a fresh run); refuses to overwrite a run or resume a merge."""
     ckpt_dir = find_checkpoint(run_dir) if resume else None
     if not resume and find_checkpoint(run_dir) is not None:
         raise CheckpointError(f"{run_dir} already has checkpoints: pass --resume to continue it, or choose a new --out")
-    done = read_meta(ckpt_dir) if ckpt_dir is not None else None
-    if done is not None and "merged" in done:
+    if ckpt_dir is not None and "merged" in read_meta(ckpt_dir):
         raise CheckpointError(f"{ckpt_dir} is a merge of runs (`polski merge`) and has no optimizer state to resume: "
                               "start a new run from it with --init-from")
-    if done is not None and done["step"] >= t.max_steps:
-        # finished: nothing to train, no engine to build, and nothing in RUN_DIR is rewritten
-        console(f"{run_dir} is at step {done['step']} of {t.max_steps}: nothing to train")
-        return {"step": done["step"], "tokens_seen": done["tokens_seen"], "loss": math.nan,
-                "val_loss": done.get("val_loss"), "best_val_loss": done.get("best_val_loss")}
-    model = GPT(config.model)
-    started_from = None  # the step dir whose weights began the run, kept in every checkpoint's meta
-    if init_from is not None and ckpt_dir is None:
-        init = load_checkpoint(init_from, weights_only=True)
-        _check_same_model(init.meta, config, init.path)
-        model.load_state_dict(init.model_state)
-        started_from = str(init.path.resolve())
-    if t.trainable_embedding_rows is not None:
-        train_only_embedding_rows(model, t.trainable_embedding_rows)
-    engine = make_engine(config, model, device, rank, world)
-    source = as_batch_source(batches)
+    return ckpt_dir
 
-    step, tokens_seen, micro, best_val, last_val, guard_history = 0, 0, 0, math.inf, None, ()
-    if ckpt_dir is not None:
-        ckpt = load_checkpoint(ckpt_dir)
-        _check_same_model(ckpt.meta, config, ckpt.path)
-        if ckpt.train_state.get("engine", {}).get("engine") != t.engine:
-            raise CheckpointError(f"{ckpt.path} was written by the {ckpt.meta.get('engine')} engine: resume with the same train.engine")
-        engine.load_model_state_dict(ckpt.model_state)
-        engine.load_state_dict(ckpt.train_state["engine"])
-        set_rng_state(own_rng_state(ckpt.train_state["rng"], rank, world))
-        step, tokens_seen = ckpt.meta["step"], ckpt.meta["tokens_seen"]
-        micro, moved = resume_position(ckpt.meta, world, t.micro_batch_size)
-        best_val = ckpt.meta.get("best_val_loss") or math.inf
-        last_val = ckpt.meta.get("val_loss")
-        started_from = ckpt.meta.get("init_from")
-        guard_history = ckpt.train_state.get("guard", ())
 
-    writer = None
-    tokenizer = None
-    if rank == 0:
-        prepare_run_dir(run_dir, config, tokenizer_dir)
-        writer = MetricsWriter(run_dir / METRICS_FILE)
-        if (run_dir / TOKENIZER_DIR / TOKENIZER_MODEL_FILE).is_file() and t.sample_tokens and t.sample_prompts:
+@dataclass
+class Progress:
+    """Where a run stands: what a checkpoint's meta.json records and a resume restores."""
+
+    step: int = 0
+    tokens_seen: int = 0
+    micro: int = 0  # micro-batches this rank has drawn: its data position
+    best_val: float = math.inf
+    last_val: float | None = None
+    started_from: str | None = None  # the step dir whose weights began the run (init_from)
+    loss: float = math.nan  # the last step's mean loss
+    skips: int = 0  # updates skipped in a row by the loss guard
+
+    @classmethod
+    def of(cls, meta: dict) -> "Progress":
+        return cls(step=meta["step"], tokens_seen=meta["tokens_seen"], micro=meta.get("data_position", 0),
+                   best_val=meta.get("best_val_loss") or math.inf, last_val=meta.get("val_loss"),
+                   started_from=meta.get("init_from"))
+
+    def result(self) -> dict:
+        return {"step": self.step, "tokens_seen": self.tokens_seen, "loss": self.loss, "val_loss": self.last_val,
+                "best_val_loss": None if math.isinf(self.best_val) else self.best_val}
+
+
+class Trainer:
+    """One run's loop, step by step: the engine and the batches it draws, the loss guard, and (rank 0) the metrics,
+    samples and checkpoints it writes. `train()` drives it."""
+
+    def __init__(self, config: Config, run_dir: Path, model, engine, device: torch.device, rank: int, world: int,
+                 at: Progress, guard: SpikeGuard, peak: float | None, faults: Faults | None, console):
+        self.config, self.run_dir, self.model, self.engine, self.device = config, run_dir, model, engine, device
+        self.rank, self.world, self.at, self.guard, self.faults, self.console = rank, world, at, guard, faults, console
+        self.peak = peak  # one GPU's peak FLOP/s, for the MFU
+        t = config.train
+        self.branch_step = decay_start(config.optim, t.max_steps) if t.decay_seeds else None  # kept for the soup
+        self.validation: tuple = (None, None, {})  # (val batches, their bytes per token, {metric: held-out set})
+        self.writer: MetricsWriter | None = None  # rank 0 only
+        self.tokenizer = None  # for samples at eval steps
+        self.session_start, self.session_steps = time.perf_counter(), 0
+
+    @classmethod
+    def start(cls, config: Config, run_dir: Path, device: torch.device, rank: int, world: int, ckpt_dir: Path | None,
+              init_from, tokenizer_dir, faults: Faults | None, console) -> "Trainer":
+        """The model and engine, fresh (from init_from's weights if given) or restored from CKPT_DIR; on rank 0 the
+        RUN_DIR made self-contained and its metrics opened."""
+        from training.engines import make_engine
+        from training.model import GPT
+
+        t = config.train
+        model = GPT(config.model)
+        at = Progress()
+        if init_from is not None and ckpt_dir is None:
+            init = load_checkpoint(init_from, weights_only=True)
+            _check_same_model(init.meta, config, init.path)
+            model.load_state_dict(init.model_state)
+            at.started_from = str(init.path.resolve())
+        if t.trainable_embedding_rows is not None:
+            train_only_embedding_rows(model, t.trainable_embedding_rows)
+        engine = make_engine(config, model, device, rank, world)
+        guard_history, moved = (), None
+        if ckpt_dir is not None:
+            at, guard_history, moved = restore(engine, ckpt_dir, config, rank, world)
+        peak = t.peak_tflops * 1e12 if t.peak_tflops else None
+        if peak is None and device.type == "cuda":
+            from training.engines.base import measure_peak_flops
+
+            peak = measure_peak_flops(device)
+        guard = SpikeGuard(t.spike_window, t.spike_zscore, guard_history)
+        run = cls(config, run_dir, model, engine, device, rank, world, at, guard, peak, faults, console)
+        if rank == 0:
+            run.open_run_dir(tokenizer_dir, ckpt_dir, moved)
+            console(f"{config.model.name}: {model.num_params() / 1e6:.2f}M parameters, engine {t.engine}, {device.type}, "
+                    f"{t.precision}, {world} process(es), steps {at.step + 1}..{t.max_steps}")
+        return run
+
+    def open_run_dir(self, tokenizer_dir, ckpt_dir: Path | None, moved: str | None) -> None:
+        t = self.config.train
+        prepare_run_dir(self.run_dir, self.config, tokenizer_dir)
+        self.writer = MetricsWriter(self.run_dir / METRICS_FILE)
+        if (self.run_dir / TOKENIZER_DIR / TOKENIZER_MODEL_FILE).is_file() and t.sample_tokens and t.sample_prompts:
             from training.tokenizer import Tokenizer
 
-            tokenizer = Tokenizer.load(run_dir / TOKENIZER_DIR)
+            self.tokenizer = Tokenizer.load(self.run_dir / TOKENIZER_DIR)
         if ckpt_dir is not None:
-            writer.event(step, "resumed", f"resumed from {ckpt_dir.name}; later records replace steps after {step}"
-                         + (f"; {moved}" if moved else ""))
-    n_params = model.num_params()
-    peak = t.peak_tflops * 1e12 if t.peak_tflops else None
-    if peak is None and device.type == "cuda":
-        from training.engines.base import measure_peak_flops
+            self.writer.event(self.at.step, "resumed", f"resumed from {ckpt_dir.name}; later records replace steps "
+                              f"after {self.at.step}" + (f"; {moved}" if moved else ""))
 
-        peak = measure_peak_flops(device)
-    if rank == 0:
-        console(f"{config.model.name}: {n_params / 1e6:.2f}M parameters, engine {t.engine}, {device.type}, "
-                f"{t.precision}, {world} process(es), steps {step + 1}..{t.max_steps}")
+    def due(self, interval: int) -> bool:
+        return self.at.step % interval == 0 or self.at.step == self.config.train.max_steps
 
-    branch_step = decay_start(config.optim, t.max_steps) if t.decay_seeds else None
-    guard = SpikeGuard(t.spike_window, t.spike_zscore, guard_history)
-    n_micro = t.grad_accum_steps
-    consecutive_skips = 0
-    session_start, session_steps = time.perf_counter(), 0
-    loss_value = math.nan
+    def step(self, source) -> None:
+        """One optimizer step: grad_accum_steps micro-batches forward and backward, the guard's verdict, the update."""
+        t0 = time.perf_counter()
+        lr = lr_at(self.at.step, self.config.optim, self.config.train.max_steps)
+        self.at.step += 1
+        skip_reason, x = self.forward_backward(source)
+        stats = self.engine.step(lr, skip_reason is not None)
+        n_micro = self.config.train.grad_accum_steps
+        self.at.tokens_seen += int(x.numel()) * n_micro * self.world
+        self.judge(skip_reason, stats)
+        self.log_step(lr, stats, x.numel() * n_micro * self.world / (time.perf_counter() - t0), x.size(1))
 
-    def save(is_best: bool = False) -> None:
-        state = {"engine": engine.state_dict(), "rng": gather_rng_states(world), "guard": list(guard.losses)}
-        weights = engine.model_state_dict()
-        if rank == 0:
-            meta = {"step": step, "tokens_seen": tokens_seen, "data_position": micro, "val_loss": last_val,
-                    "best_val_loss": None if math.isinf(best_val) else best_val, "engine": t.engine,
-                    "world_size": world, "config": config.model_dump(mode="json")}
-            if started_from:
-                meta["init_from"] = started_from
-            path = save_checkpoint(run_dir, step, weights, state, meta, t.keep_last, is_best)
-            writer.event(step, "checkpoint", f"saved {path.name}" + (" (best)" if is_best else ""))
-            if step == branch_step:  # kept apart from keep_last's pruning: every decay of the soup starts here
-                save_checkpoint(decay_start_dir(run_dir), step, weights, state, meta, keep_last=1)
-        _barrier(world)
+    def forward_backward(self, source) -> tuple[str | None, torch.Tensor]:
+        """Accumulates the step's gradients; the guard checks the mean loss (over ranks) before the last backward,
+        so a skipped step's gradients are dropped there. Returns (skip reason or None, the last input batch)."""
+        n_micro = self.config.train.grad_accum_steps
+        loss_sum = torch.zeros((), device=self.device)
+        skip_reason = None
+        for m in range(n_micro):
+            x, y = source.batch(self.at.micro)
+            self.at.micro += 1
+            x, y = to_device(x, y, self.device)
+            last = m == n_micro - 1
+            loss = inject_faults(self.engine.forward(x, y, last), self.at.step, self.faults)
+            loss_sum += loss.detach().float()
+            if last:
+                mean = loss_sum / n_micro
+                if self.world > 1:
+                    torch.distributed.all_reduce(mean, op=torch.distributed.ReduceOp.AVG)
+                self.at.loss = float(mean)
+                skip_reason = self.guard.check(self.at.loss)
+            self.engine.backward(loss, n_micro, last, skip_reason is not None)
+        return skip_reason, x
 
-    try:
-        while step < t.max_steps:
-            t0 = time.perf_counter()
-            lr = lr_at(step, config.optim, t.max_steps)
-            step += 1
-            loss_sum = torch.zeros((), device=device)
-            skip_reason = None
-            for m in range(n_micro):
-                x, y = source.batch(micro)
-                micro += 1
-                x, y = to_device(x, y, device)
-                last = m == n_micro - 1
-                loss = engine.forward(x, y, last)
-                if faults is not None and step in faults.nan_loss_steps:
-                    loss = loss * float("nan")
-                if faults is not None and step in faults.spike_loss_steps:
-                    loss = loss * 10
-                if faults is not None and step == faults.oom_step:
-                    raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
-                loss_sum += loss.detach().float()
-                if last:
-                    mean = loss_sum / n_micro
-                    if world > 1:
-                        torch.distributed.all_reduce(mean, op=torch.distributed.ReduceOp.AVG)
-                    loss_value = float(mean)
-                    skip_reason = guard.check(loss_value)
-                engine.backward(loss, n_micro, last, skip_reason is not None)
-            stats = engine.step(lr, skip_reason is not None)
-            tokens_seen += int(x.numel()) * n_micro * world
-            if skip_reason is None and stats.applied:
-                guard.accept(loss_value)
-                consecutive_skips = 0
-            elif skip_reason is not None:
-                consecutive_skips += 1
-                if writer:
-                    writer.event(step, skip_reason, f"loss {loss_value:.4g} at step {step}: update skipped "
-                                 f"({consecutive_skips} in a row)", loss=loss_value)
-                if consecutive_skips >= t.max_consecutive_skips:
-                    last_good = find_checkpoint(run_dir)
-                    msg = (f"stopped at step {step}: {consecutive_skips} consecutive steps skipped (NaN/Inf or loss spikes); "
-                           f"last good checkpoint: {last_good.name if last_good else 'none'}; lower optim.lr or raise "
-                           "optim.warmup_steps, then `polski train --resume`")
-                    if writer:
-                        writer.event(step, "stopped", msg)
-                    raise TrainingStopped(msg)
-            elif writer and stats.loss_scale is not None:
-                writer.event(step, "loss_scale", f"fp16 overflow: update skipped, loss scale now {stats.loss_scale:g}",
-                             loss_scale=stats.loss_scale)
-
-            dt = time.perf_counter() - t0
-            session_steps += 1
-            tokens_per_s = x.numel() * n_micro * world / dt
-            mfu = tokens_per_s * model.flops_per_token(x.size(1)) / (peak * world) if peak else None  # peak is one GPU's
-            gpu_mem = retries = None
-            if device.type == "cuda":
-                mem = torch.cuda.memory_stats(device)
-                gpu_mem = mem.get("allocated_bytes.all.peak", 0) / 2**30
-                # allocations that hit the memory limit, freed the cache (a device sync) and retried: slow steps under a cap
-                retries = mem.get("num_alloc_retries", 0)
+    def judge(self, skip_reason: str | None, stats) -> None:
+        """Feeds an applied step to the guard; records a skipped one, and stops after too many in a row."""
+        step, loss, writer = self.at.step, self.at.loss, self.writer
+        if skip_reason is None and stats.applied:
+            self.guard.accept(loss)
+            self.at.skips = 0
+        elif skip_reason is not None:
+            self.at.skips += 1
             if writer:
-                writer.log("train", step, loss=loss_value, lr=lr, grad_norm=stats.grad_norm, tokens_per_s=tokens_per_s,
-                           mfu=mfu, tokens_seen=tokens_seen, gpu_mem_gb=gpu_mem, alloc_retries=retries,
-                           loss_scale=stats.loss_scale, max_steps=t.max_steps)
-                if step % t.log_interval == 0 or step == t.max_steps:
-                    per_step = (time.perf_counter() - session_start) / session_steps
-                    gnorm = f"{stats.grad_norm:.2f}" if stats.grad_norm is not None else "-"
-                    console(f"step {step}/{t.max_steps} | loss {loss_value:.4f} | lr {lr:.2e} | gnorm {gnorm} | "
-                            f"{tokens_per_s:,.0f} tok/s" + (f" | mfu {mfu:.2f}" if mfu else "") +
-                            (f" | {gpu_mem:.1f} GiB" if gpu_mem else "") +
-                            f" | eta {format_eta(per_step * (t.max_steps - step))}")
-
-            is_best = False
-            if val_batches is not None and (step % t.eval_interval == 0 or step == t.max_steps):
-                last_val = engine.eval_loss(val_batches)
-                bpb = bpb_from_loss(last_val, 1, val_bytes_per_token) if val_bytes_per_token else None
-                is_best = last_val < best_val
-                best_val = min(best_val, last_val)
-                held = {key: bpb_from_loss(engine.eval_loss(b), 1, per_target)
-                        for key, (b, per_target) in (heldout or {}).items()}
+                writer.event(step, skip_reason, f"loss {loss:.4g} at step {step}: update skipped "
+                             f"({self.at.skips} in a row)", loss=loss)
+            if self.at.skips >= self.config.train.max_consecutive_skips:
+                last_good = find_checkpoint(self.run_dir)
+                msg = (f"stopped at step {step}: {self.at.skips} consecutive steps skipped (NaN/Inf or loss spikes); "
+                       f"last good checkpoint: {last_good.name if last_good else 'none'}; lower optim.lr or raise "
+                       "optim.warmup_steps, then `polski train --resume`")
                 if writer:
-                    writer.log("eval", step, val_loss=last_val, val_bpb=bpb, **held)
-                    console(f"step {step}/{t.max_steps} | val_loss {last_val:.4f}" + (f" | val_bpb {bpb:.4f}" if bpb else "")
-                            + "".join(f" | {k} {v:.4f}" for k, v in held.items()))
-                    if tokenizer is not None:
-                        write_samples(engine, tokenizer, config, step, run_dir, writer)
-            if step % t.checkpoint_interval == 0 or step == t.max_steps or is_best or step == branch_step:
-                save(is_best)
-    except torch.cuda.OutOfMemoryError:
-        raise ConfigError(
-            f"CUDA out of memory at step {step} (micro_batch_size {t.micro_batch_size}, activation_checkpointing "
-            f"{t.activation_checkpointing!r}): lower train.micro_batch_size (raise grad_accum_steps to keep the batch), "
-            "set activation_checkpointing = \"full\", or use engine = \"deepspeed\" with offload_optimizer = true; "
-            "then `polski train --resume` continues at the same sample"
-        ) from None
-    finally:
-        if writer:
-            writer.close()
-    return {"step": step, "tokens_seen": tokens_seen, "loss": loss_value, "val_loss": last_val,
-            "best_val_loss": None if math.isinf(best_val) else best_val}
+                    writer.event(step, "stopped", msg)
+                raise TrainingStopped(msg)
+        elif writer and stats.loss_scale is not None:
+            writer.event(step, "loss_scale", f"fp16 overflow: update skipped, loss scale now {stats.loss_scale:g}",
+                         loss_scale=stats.loss_scale)
+
+    def log_step(self, lr: float, stats, tokens_per_s: float, seq_len: int) -> None:
+        """The step's train record, and a console line every log_interval steps."""
+        t, step, loss = self.config.train, self.at.step, self.at.loss
+        self.session_steps += 1
+        mfu = tokens_per_s * self.model.flops_per_token(seq_len) / (self.peak * self.world) if self.peak else None
+        gpu_mem = retries = None
+        if self.device.type == "cuda":
+            mem = torch.cuda.memory_stats(self.device)
+            gpu_mem = mem.get("allocated_bytes.all.peak", 0) / 2**30
+            # allocations that hit the memory limit, freed the cache (a device sync) and retried: slow steps under a cap
+            retries = mem.get("num_alloc_retries", 0)
+        if not self.writer:
+            return
+        self.writer.log("train", step, loss=loss, lr=lr, grad_norm=stats.grad_norm, tokens_per_s=tokens_per_s, mfu=mfu,
+                        tokens_seen=self.at.tokens_seen, gpu_mem_gb=gpu_mem, alloc_retries=retries,
+                        loss_scale=stats.loss_scale, max_steps=t.max_steps)
+        if step % t.log_interval == 0 or step == t.max_steps:
+            per_step = (time.perf_counter() - self.session_start) / self.session_steps
+            gnorm = f"{stats.grad_norm:.2f}" if stats.grad_norm is not None else "-"
+            self.console(f"step {step}/{t.max_steps} | loss {loss:.4f} | lr {lr:.2e} | gnorm {gnorm} | "
+                         f"{tokens_per_s:,.0f} tok/s" + (f" | mfu {mfu:.2f}" if mfu else "") +
+                         (f" | {gpu_mem:.1f} GiB" if gpu_mem else "") +
+                         f" | eta {format_eta(per_step * (t.max_steps - step))}")
+
+    def evaluate(self) -> bool:
+        """Validation loss (and BPB), held-out texts and samples; returns whether this is the best validation loss.
+        A run without validation batches is not evaluated."""
+        val_batches, val_bytes_per_token, heldout = self.validation
+        if val_batches is None:
+            return False
+        step, max_steps = self.at.step, self.config.train.max_steps
+        val = self.at.last_val = self.engine.eval_loss(val_batches)
+        bpb = bpb_from_loss(val, 1, val_bytes_per_token) if val_bytes_per_token else None
+        is_best = val < self.at.best_val
+        self.at.best_val = min(self.at.best_val, val)
+        held = {key: bpb_from_loss(self.engine.eval_loss(b), 1, per_target) for key, (b, per_target) in heldout.items()}
+        if self.writer:
+            self.writer.log("eval", step, val_loss=val, val_bpb=bpb, **held)
+            self.console(f"step {step}/{max_steps} | val_loss {val:.4f}" + (f" | val_bpb {bpb:.4f}" if bpb else "")
+                         + "".join(f" | {k} {v:.4f}" for k, v in held.items()))
+            if self.tokenizer is not None:
+                write_samples(self.engine, self.tokenizer, self.config, step, self.run_dir, self.writer)
+        return is_best
+
+    def save(self, is_best: bool = False) -> None:
+        """A checkpoint of every rank's state (rank 0 writes it); the decay's first step also into RUN/decay-start."""
+        at, t = self.at, self.config.train
+        state = {"engine": self.engine.state_dict(), "rng": gather_rng_states(self.world), "guard": list(self.guard.losses)}
+        weights = self.engine.model_state_dict()
+        if self.rank == 0:
+            meta = {"step": at.step, "tokens_seen": at.tokens_seen, "data_position": at.micro, "val_loss": at.last_val,
+                    "best_val_loss": None if math.isinf(at.best_val) else at.best_val, "engine": t.engine,
+                    "world_size": self.world, "config": self.config.model_dump(mode="json")}
+            if at.started_from:
+                meta["init_from"] = at.started_from
+            path = save_checkpoint(self.run_dir, at.step, weights, state, meta, t.keep_last, is_best)
+            self.writer.event(at.step, "checkpoint", f"saved {path.name}" + (" (best)" if is_best else ""))
+            if at.step == self.branch_step:  # kept apart from keep_last's pruning: every decay of the soup starts here
+                save_checkpoint(decay_start_dir(self.run_dir), at.step, weights, state, meta, keep_last=1)
+        _barrier(self.world)
+
+    def close(self) -> None:
+        if self.writer:
+            self.writer.close()
+
+
+def inject_faults(loss: torch.Tensor, step: int, faults: Faults | None) -> torch.Tensor:
+    """The loss as `faults` (tests of the guards) makes it at STEP: NaN, ten times larger, or out of GPU memory."""
+    if faults is None:
+        return loss
+    if step in faults.nan_loss_steps:
+        loss = loss * float("nan")
+    if step in faults.spike_loss_steps:
+        loss = loss * 10
+    if step == faults.oom_step:
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
+    return loss
+
+
+def restore(engine, ckpt_dir: Path, config: Config, rank: int, world: int) -> tuple[Progress, list, str | None]:
+    """Loads CKPT_DIR's weights, optimizer and this rank's RNG into the engine; returns (where the run stands, the loss
+    guard's history, a note when the data position was converted to another world or micro-batch size)."""
+    ckpt = load_checkpoint(ckpt_dir)
+    _check_same_model(ckpt.meta, config, ckpt.path)
+    if ckpt.train_state.get("engine", {}).get("engine") != config.train.engine:
+        raise CheckpointError(f"{ckpt.path} was written by the {ckpt.meta.get('engine')} engine: resume with the same train.engine")
+    engine.load_model_state_dict(ckpt.model_state)
+    engine.load_state_dict(ckpt.train_state["engine"])
+    set_rng_state(own_rng_state(ckpt.train_state["rng"], rank, world))
+    at = Progress.of(ckpt.meta)
+    at.micro, moved = resume_position(ckpt.meta, world, config.train.micro_batch_size)
+    return at, ckpt.train_state.get("guard", ()), moved
 
 
 def resume_position(meta: dict, world: int, micro_batch_size: int) -> tuple[int, str | None]:
