@@ -8,9 +8,14 @@ def _f(v, digits: int = 4) -> str:
 
 def render(result: dict) -> str:
     m = result.get("model", {})
-    lines = [f"# Evaluation of `{m.get('source', '?')}`", "",
-             f"backend **{m.get('backend')}**, context {m.get('context_length')}, stride {result.get('stride')}, "
-             f"{result.get('seconds', 0):.1f} s", ""]
+    head = [f"backend **{m.get('backend')}**"]
+    if m.get("host"):
+        head.append(f"host {m['host']}")
+    if m.get("context_length"):
+        head.append(f"context {m['context_length']}")
+    if result.get("stride"):
+        head.append(f"stride {result['stride']}")
+    lines = [f"# Evaluation of `{m.get('source', '?')}`", "", ", ".join(head + [f"{result.get('seconds', 0):.1f} s"]), ""]
     if result.get("bpb"):
         lines += ["## Bits per byte", "", "| data | docs | tokens | bytes | loss | perplexity | BPB |", "|---|---:|---:|---:|---:|---:|---:|"]
         for name, r in result["bpb"].items():
@@ -38,4 +43,35 @@ def render(result: dict) -> str:
             d, q = s["diacritics"], s["punctuation"]
             lines.append(f"| {who} | {_f(d['exact'], 3)} | {_f(d['similarity'], 3)} | {_f(q['exact'], 3)} | {_f(q['similarity'], 3)} |")
         lines.append("")
+    if result.get("chat"):
+        lines += _chat(result["chat"])
     return "\n".join(lines)
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.1f}%"
+
+
+def _chat(c: dict) -> list[str]:
+    seeds = " ".join(str(s) for s in c["seeds"])
+    lines = [f"## Chat: {c['prompts']} prompts of {c['file']} × seeds {seeds} "
+             f"(temperature {c['temperature']}, top-p {c['top_p']}, at most {c['max_tokens']} tokens)", "",
+             "usable = Polish, ended by itself, no loop, 3-120 words, not an echo of the prompt", "",
+             "| replies | usable | on topic | facts | loops | Polish | ended | echo | mean words |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+             f"| {len(c['replies'])} | {_pct(c['usable'])} | {_pct(c['on_topic'])} | "
+             f"{_pct(c['fact_accuracy'])} ({c['fact_replies']}) | {_pct(c['loops'])} | {_pct(c['polish'])} | "
+             f"{_pct(c['ended'])} | {_pct(c['echo'])} | {c['mean_words']:.1f} |", "",
+             "| category | replies | usable | on topic |", "|---|---:|---:|---:|"]
+    for cat, r in c["per_category"].items():
+        lines.append(f"| {cat} | {r['replies']} | {_pct(r['usable'])} | {_pct(r['on_topic'])} |")
+    lines.append("")
+    if c.get("examples"):
+        lines += ["Examples:", ""]
+        for e in c["examples"]:
+            reply = " ".join(e["reply"].split()) or "(empty)"
+            prompt = " ".join(e["prompt"].split())
+            lines.append(f"- [{e['category']}, seed {e['seed']}{'' if e['usable'] else ', not usable'}] "
+                         f"**{prompt}** → {reply}")
+        lines.append("")
+    return lines
