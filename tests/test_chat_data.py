@@ -131,3 +131,16 @@ def test_chat_dev_and_chat_test_are_disjoint_and_large_enough():
     dev = {m["content"] for r in sets["chat-dev"] for m in r["messages"] if m["role"] == "user"}
     test = {m["content"] for r in sets["chat-test"] for m in r["messages"] if m["role"] == "user"}
     assert dev.isdisjoint(test)
+
+
+def test_minimal_pairs_split_into_disjoint_dev_and_test_halves(tmp_path):
+    from training.evals.minimal_pairs import load_pairs
+
+    rows = [{"sentence_good": f"Kot numer {i} śpi.", "sentence_bad": f"Kot numer {i} śpią."} for i in range(200)]
+    path = write_jsonl(tmp_path / "pairs.jsonl", rows)
+    dev, test = load_pairs(path, split="dev"), load_pairs(path, split="test")
+    assert len(dev) + len(test) == 200 and 60 < len(dev) < 140
+    assert {p["sentence_good"] for p in dev}.isdisjoint(p["sentence_good"] for p in test)
+    assert load_pairs(path, split="dev") == dev  # the same half every time
+    with pytest.raises(DataError, match="use dev or test"):
+        load_pairs(path, split="train")

@@ -234,6 +234,22 @@ class SFTConfig(Strict):
     end_weight: float = Field(1.0, gt=0)
 
 
+class ChatDataConfig(Strict):
+    """`polski chat-data build` (training/chat_data.py): the one conversation set the chat stages learn from."""
+
+    core: list[str] = []  # the project's own conversations; empty: the packaged training/resources/chat
+    core_repeat: int = Field(1, ge=1)  # each core conversation this many times in the set
+    sft: list[str] = []  # instruction files or folders (../shared/data/sft)
+    corpus: list[str] = []  # corpus files or folders to mine dialogues and definitions from (../shared/data/corpus)
+    # at most this many conversations per source (core, dialogue, sejm_qa, textbook, exercises, tasks, quiz, exam);
+    # a source not named here is left out, except core, which is always whole
+    limits: dict[str, int] = {}
+    # conversations sharing a word 8-gram with any of these (or a user message equal to a short one) are dropped;
+    # the chat-dev/chat-test prompt sets are always added
+    eval_files: list[str] = []
+    seed: int = 0
+
+
 class RefineConfig(Strict):
     """A second, shorter chat SFT of the [sft] result: the [sft] settings with these replaced (one run, no soup).
 
@@ -299,6 +315,7 @@ class Config(Strict):
     train: TrainConfig = TrainConfig()
     corpus: CorpusConfig = CorpusConfig()
     tokenizer: TokenizerConfig = TokenizerConfig()
+    chat_data: ChatDataConfig | None = None
     sft: SFTConfig = SFTConfig()
     refine: RefineConfig | None = None
     merge: MergeConfig | None = None

@@ -32,7 +32,8 @@ def default_out_dir(target: Path | str) -> Path:
 
 def run_eval(target: Path | str, texts: list[Path] = (), bins: Path | None = None, pairs: list[Path] = (),
              samples: bool = False, *, max_docs: int | None = None, max_pairs: int | None = None,
-             stride: int | None = None, device: str = "cpu", batch_size: int = 8, threads: int = 2,
+             pairs_split: str | None = None, stride: int | None = None, device: str = "cpu", batch_size: int = 8,
+             threads: int = 2,
              sample_seed: int = 1234, sample_tokens: int = 48, chat_tasks: Path | None = None, chat_tasks_n: int = 40,
              chat: Path | None = None, chat_seeds=(1, 2, 3), chat_temperature: float = 0.3, chat_top_p: float = 0.9,
              chat_max_tokens: int = 200, ollama_host: str | None = None, backend=None) -> dict:
@@ -51,7 +52,7 @@ def run_eval(target: Path | str, texts: list[Path] = (), bins: Path | None = Non
         raise ConfigError(f"{target} is an Ollama model: only --chat evaluates it; give a RUN_DIR or FILE.gguf for the rest")
     # every input is read (and a bad one refused) before minutes of model work
     text_docs = [(Path(path), load_texts(path, max_docs)) for path in texts]
-    pair_sets = [(Path(path), load_pairs(path, max_pairs)) for path in pairs]
+    pair_sets = [(Path(path), load_pairs(path, max_pairs, split=pairs_split)) for path in pairs]
     chat_targets = chat_sentences(load_texts(chat_tasks), chat_tasks_n) if chat_tasks else None
     chat_prompts = load_prompts(chat) if chat else None
     own = backend is None
@@ -74,6 +75,8 @@ def run_eval(target: Path | str, texts: list[Path] = (), bins: Path | None = Non
             result["bpb"][f"{Path(bins).name}:val"] = r.as_dict()
         for path, pair_list in pair_sets:
             result["minimal_pairs"][path.name] = evaluate_pairs(backend, pair_list)
+            if pairs_split:
+                result["minimal_pairs"][path.name]["split"] = pairs_split
         if samples:
             from training.evals.samples import generate_samples
 

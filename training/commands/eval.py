@@ -34,6 +34,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", type=Path, help="where eval.json and eval.md go (default: beside the target)")
     p.add_argument("--max-docs", type=int, help="at most this many documents per text file / bins split")
     p.add_argument("--max-pairs", type=int, help="at most this many pairs per file")
+    p.add_argument("--pairs-split", choices=["dev", "test"],
+                   help="only that half of each pair file: dev decides between models, test reports the one shipped")
     p.add_argument("--stride", type=int, help="sliding-window stride in tokens (default: context_length/2)")
     p.add_argument("--device", default="cpu", help="torch device for checkpoints (cpu, cuda)")
     p.add_argument("--batch-size", type=int, default=8)
@@ -81,7 +83,8 @@ def run(args: argparse.Namespace) -> int:
         if not (texts or pairs or args.bins or args.samples or args.chat_tasks or args.chat):
             texts, pairs = default_text_files(args.eval_data), default_pair_files(args.eval_data)
     result = run_eval(target, texts, args.bins, pairs, args.samples, max_docs=args.max_docs, max_pairs=args.max_pairs,
-                      stride=args.stride, device=args.device, batch_size=args.batch_size, threads=args.threads,
+                      pairs_split=args.pairs_split, stride=args.stride, device=args.device, batch_size=args.batch_size,
+                      threads=args.threads,
                       sample_seed=args.seed, sample_tokens=args.sample_tokens, chat_tasks=args.chat_tasks,
                       chat_tasks_n=args.chat_tasks_n, chat=args.chat, chat_seeds=args.chat_seeds,
                       chat_temperature=args.chat_temperature, chat_top_p=args.chat_top_p,
