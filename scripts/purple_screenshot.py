@@ -18,11 +18,10 @@ from purple.app import PurpleApp
 from purple.config import ChatOptions, Config
 from purple.store import Store
 
-PROMPTS = [
-    "Opisz jesienny poranek na wsi w dwóch zdaniach.",
-    "Dodaj interpunkcję i wielkie litery do poniższego tekstu.\n\nwczoraj byłem w warszawie i widziałem pałac kultury",
-    "Dokończ poniższy fragment tekstu, pisząc kilka kolejnych zdań.\n\n"
-    "Pociąg zatrzymał się na małej stacji. Z wagonu wysiadł młody lekarz z walizką w ręku.",
+PROMPTS = [  # a multi-turn chat: a greeting, a request, a follow-up that needs the earlier reply
+    "Cześć! Kim jesteś?",
+    "Podaj trzy pomysły na jesienny weekend.",
+    "A który z nich polecasz dla rodziny z dziećmi?",
 ]
 
 
