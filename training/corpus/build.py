@@ -203,7 +203,9 @@ def build_corpus(sources: list[str | Path], out_dir: Path | str, config: CorpusC
     if workers > 1:
         import multiprocessing
 
-        pool = multiprocessing.get_context("fork").Pool(workers, _init_worker, (config,))
+        # forkserver, not fork: forking a process that already runs threads (a progress bar, a test's server) can
+        # copy a held lock into a worker, which then waits forever
+        pool = multiprocessing.get_context("forkserver").Pool(workers, _init_worker, (config,))
     try:
         with atomic_dir(out_dir) as tmp, tracker:
             build = Build(tmp, config)
