@@ -1,4 +1,5 @@
 """Data parallel through torchrun on CPU (gloo): two processes of half the micro-batch train like one process."""
+import json
 import os
 import shutil
 import subprocess
@@ -74,10 +75,18 @@ def test_two_ranks_resume_with_their_own_dropout_masks(tmp_path):
     train(tmp_path, "straight", 2, TORCHRUN_2, dropout=0.1)
     crashed = tmp_path / "crashed"
     shutil.copytree(tmp_path / "straight", crashed)
-    shutil.rmtree(crashed / "checkpoints" / "step-000008")  # as if killed between step 4 and step 8
+    shutil.rmtree(crashed / "checkpoints" / "step-000008")  # as if killed between step 4 and step 8: after step 6
     (crashed / "checkpoints" / "latest").write_text("step-000004")
+    kept = [line for line in (crashed / "metrics.jsonl").read_text().splitlines(keepends=True)
+            if json.loads(line)["step"] <= 6]
+    (crashed / "metrics.jsonl").write_text("".join(kept))
     train(tmp_path, "straight", 2, TORCHRUN_2, dropout=0.1, out="crashed", extra=("--resume",))
-    straight, resumed = ({r["step"]: r["loss"] for r in latest_per_step(read_metrics(run / "metrics.jsonl", "train"))}
-                         for run in (tmp_path / "straight", crashed))
-    assert sorted(resumed) == list(range(1, 9))
-    assert [resumed[s] for s in range(5, 9)] == [straight[s] for s in range(5, 9)]
+    straight = {r["step"]: r["loss"] for r in read_metrics(tmp_path / "straight" / "metrics.jsonl", "train")}
+    records = read_metrics(crashed / "metrics.jsonl")
+    resumed_at = [i for i, r in enumerate(records) if r["kind"] == "event" and r["event"] == "resumed"]
+    assert len(resumed_at) == 1 and records[resumed_at[0]]["step"] == 4
+    # what the resumed run itself wrote: steps 5-8 again, each once, with the uninterrupted run's losses
+    after = [r for r in records[resumed_at[0] + 1:] if r["kind"] == "train"]
+    assert [r["step"] for r in after] == [5, 6, 7, 8]
+    assert [r["loss"] for r in after] == [straight[s] for s in range(5, 9)]
+    assert sorted(r["step"] for r in latest_per_step(read_metrics(crashed / "metrics.jsonl", "train"))) == list(range(1, 9))
