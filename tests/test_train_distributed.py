@@ -22,14 +22,15 @@ TORCHRUN_2 = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--
 
 
 def train(tmp_path: Path, name: str, micro_batch_size: int, launcher: list[str], dropout: float = 0.0,
-          out: str | None = None, extra: tuple = (), numerics: dict | None = None) -> subprocess.CompletedProcess:
+          out: str | None = None, extra: tuple = (), numerics: dict | None = None,
+          entry: tuple = ("-m", "training.cli")) -> subprocess.CompletedProcess:
     config = load_config("polski-tiny", {"model": {"dropout": dropout}, "train": {
         "device": "cpu", "precision": "fp32", "micro_batch_size": micro_batch_size, "max_steps": 8, "peak_tflops": 1.0,
         "checkpoint_interval": 4, "eval_interval": 1000, "log_interval": 1, "sample_tokens": 0, "eval_batches": 1,
         **(numerics or {})}})
     (tmp_path / f"{name}.toml").write_text(dump_config(config))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    run = subprocess.run([*launcher, "-m", "training.cli", "train", "--config", tmp_path / f"{name}.toml", "--data",
+    run = subprocess.run([*launcher, *entry, "train", "--config", tmp_path / f"{name}.toml", "--data",
                           tmp_path / "bins", "--tokenizer", tmp_path / "tokenizer-512", "--out", tmp_path / (out or name), *extra],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -90,3 +91,26 @@ def test_two_ranks_resume_with_their_own_dropout_masks(tmp_path):
     assert [r["step"] for r in after] == [5, 6, 7, 8]
     assert [r["loss"] for r in after] == [straight[s] for s in range(5, 9)]
     assert sorted(r["step"] for r in latest_per_step(read_metrics(crashed / "metrics.jsonl", "train"))) == list(range(1, 9))
+
+
+# `polski train` with a look at the process group once the command has returned
+PROBE = """
+import sys
+import torch.distributed as dist
+from training.cli import main
+rc = main(sys.argv[1:])
+print(f"group still up after the command: {dist.is_initialized()}", flush=True)
+sys.exit(rc)
+"""
+
+
+@pytest.mark.slow
+def test_every_rank_destroys_the_process_group_when_the_command_ends(tmp_path):
+    """Left to the interpreter's exit, the group is torn down by C++ destructors after Python has stopped, and a rank
+    that had finished could die of SIGABRT ("terminate called without an active exception"): torchrun then reported
+    the run as failed. The command destroys it itself (after a barrier) on every rank."""
+    build_tiny_bins(tmp_path, build_tiny_tokenizer(tmp_path))
+    (tmp_path / "probe.py").write_text(PROBE)
+    run = train(tmp_path, "probe", 2, TORCHRUN_2, entry=(str(tmp_path / "probe.py"),))
+    assert run.stdout.count("group still up after the command: False") == 2, run.stdout + run.stderr
+    assert "done: step 8" in run.stdout and "terminate called" not in run.stderr

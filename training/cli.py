@@ -8,6 +8,7 @@ import sys
 import threading
 
 from training import __version__
+from training.distributed import leave_process_group
 from training.errors import PolskiError
 
 # Each module in training/commands/ has `register(subparsers)`, which adds its
@@ -59,8 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     previous = _exit_on_sigterm()
+    finished = False
     try:
-        return int(args.func(args) or 0)
+        rc = int(args.func(args) or 0)
+        finished = True
+        return rc
     except PolskiError as err:
         if args.debug:
             raise
@@ -70,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     finally:
+        # under torchrun: every rank at the end, then the process group destroyed (training/distributed.py)
+        leave_process_group(ok=finished)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

@@ -23,6 +23,7 @@ import torch
 from training.checkpoint import (find_checkpoint, load_checkpoint, prepare_run_dir, read_meta, rng_state,
                                  save_checkpoint, set_rng_state)
 from training.config import Config
+from training.distributed import join_process_group
 from training.evals.bpb import bpb_from_loss
 from training.errors import CheckpointError, ConfigError, DataError, PolskiError
 from training.layout import (METRICS_FILE, SAMPLES_FILE, TOKENIZER_DIR, TOKENIZER_MODEL_FILE, decay_start_dir, locate,
@@ -190,8 +191,8 @@ def out_of_memory(step: int, t) -> ConfigError:
 def setup_device(t, local_rank: int, world: int) -> torch.device:
     """This rank's device, with the process group (torch engine, several ranks), memory cap and attention kernel set."""
     device = pick_device(t.device, local_rank)
-    if world > 1 and t.engine == "torch" and not torch.distributed.is_initialized():
-        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if world > 1 and t.engine == "torch":  # the group lives until the command ends (training.distributed)
+        join_process_group("nccl" if device.type == "cuda" else "gloo")
     cap_gpu_memory(device, t.max_gpu_memory_gb)
     set_attention_backend(device, t.attention_backend)
     return device

@@ -1,0 +1,41 @@
+"""The process group of a launch with several ranks (torchrun), from the first training step to the command's end.
+
+One group a process: the trainer joins it when it first needs it, and it stays up until the command ends, however
+many runs the process trains (a decay soup trains the trunk, then each branch). It is not destroyed and made again
+between them: under torchrun a new group can read the old group's addresses from the launcher's store, and a rank
+then fails to connect to the other.
+
+At the end it is destroyed explicitly, in order: a barrier (no rank tears its connections down while another still
+talks to it), then `destroy_process_group`. A group left to the interpreter's exit is destroyed by C++ static
+destructors, after Python has stopped, while gloo's threads still run: a rank that had finished could then die of
+SIGABRT ("terminate called without an active exception") and torchrun reported the whole run as failed. After an
+error there is no barrier (another rank may never reach it): the group is only destroyed.
+"""
+from __future__ import annotations
+
+import atexit
+import sys
+
+
+def join_process_group(backend: str) -> None:
+    """Initialise the default process group (torchrun's env:// rendezvous) unless one exists. An exit hook destroys it
+    (without a barrier) if the command's own `leave_process_group` did not, e.g. in a script that trains directly."""
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        return
+    dist.init_process_group(backend)
+    atexit.register(leave_process_group, ok=False)
+
+
+def leave_process_group(ok: bool = True) -> None:
+    """Destroy the default process group if there is one: after a barrier when `ok` (every rank finished its work),
+    without one after an error. A no-op in a process that never imported torch.distributed."""
+    dist = sys.modules.get("torch.distributed")
+    if dist is None or not dist.is_available() or not dist.is_initialized():
+        return
+    try:
+        if ok:
+            dist.barrier()
+    finally:
+        dist.destroy_process_group()
