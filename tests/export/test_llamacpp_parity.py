@@ -1,4 +1,6 @@
-"""Bit-for-bit proof against real llama.cpp: same token ids, same logits, same greedy text."""
+"""Parity with real llama.cpp, not bit-for-bit: the same token ids as SentencePiece; F32 logits within 1e-3 of
+PyTorch's with the same argmax at every position; F16 and Q8_0 top-1 agreement of at least 99.5% and 98%; and the
+same 64 greedy tokens from the F32 GGUF."""
 from __future__ import annotations
 
 import numpy as np
@@ -27,6 +29,8 @@ TOKENIZER_CASES = [
 # Trained with split_by_whitespace=False, BPE pieces may cross word boundaries ("▁się▁w", "ła▁się"): issue #2's
 # candidate setting. The test prose yields no such piece at 512 pieces, 141 at 2048.
 SPAN_WORDS_VOCAB = 2048
+# llama.cpp's F32 kernels add in another order than PyTorch's (and fuse some steps): close, not identical
+F32_MAX_LOGIT_DELTA = 1e-3
 
 
 @pytest.fixture(scope="module")
@@ -132,13 +136,13 @@ def _llama_logits(path, seqs) -> np.ndarray:
 
 @pytest.mark.parametrize("tag,run_fixture", [("random-f32", "random_run"), ("untied-f32", "untied_gqa_run"),
                                              ("trained-f32", "trained_run")])
-def test_f32_logits_match_pytorch(tiny_ggufs, request, tag, run_fixture):
+def test_f32_logits_within_1e_3_of_pytorch_with_the_same_argmax(tiny_ggufs, request, tag, run_fixture):
     run = request.getfixturevalue(run_fixture)
     seqs = _windows(run, 3, 128)
     ours, theirs = _torch_logits(run, seqs), _llama_logits(tiny_ggufs[tag], seqs)
     assert ours.shape == theirs.shape
     delta = float(np.abs(ours - theirs).max())
-    assert delta <= 1e-3, f"max |Δlogit| {delta:.2e}"
+    assert delta <= F32_MAX_LOGIT_DELTA, f"max |Δlogit| {delta:.2e}"
     assert (ours.argmax(-1) == theirs.argmax(-1)).all()
 
 
