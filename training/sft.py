@@ -10,8 +10,6 @@ Each piece is encoded on its own, split where inference splits it: the prompt en
 """
 from __future__ import annotations
 
-import json
-import lzma
 import random
 from pathlib import Path
 from typing import Iterator
@@ -20,6 +18,7 @@ import numpy as np
 import torch
 
 from training.checkpoint import find_checkpoint, read_meta
+from training.chat_data import read_jsonl
 from training.config import Config
 from training.errors import ConfigError, DataError
 from training.layout import locate, refine_pass_dir
@@ -40,15 +39,7 @@ def read_records(sources: list[str | Path]) -> Iterator[dict]:
         else:
             raise DataError(f"SFT source {path} does not exist: fix [sft] sources in the config")
     for file in files:
-        opener = lzma.open if file.name.endswith(".xz") else open
-        with opener(file, "rt", encoding="utf-8") as f:
-            for line_no, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as err:
-                    raise DataError(f"{file}:{line_no}: not valid JSON ({err.msg})") from None
+        yield from read_jsonl(file)
 
 
 def to_messages(record: dict) -> list[dict]:
