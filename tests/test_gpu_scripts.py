@@ -22,20 +22,20 @@ def test_pack_then_unpack_restores_the_bins_byte_for_byte(tmp_path):
     work = tmp_path / "work"
     build_tiny_bins(work, build_tiny_tokenizer(tmp_path))
     shutil.copytree(build_tiny_tokenizer(tmp_path), work / "tokenizer")
+    (work / "chat").mkdir()
+    (work / "chat" / "chat.jsonl").write_text('{"messages": []}\n')
     shared = tmp_path / "shared"
-    (shared / "sft").mkdir(parents=True)
-    (shared / "sft" / "pairs.jsonl").write_text('{"messages": []}\n')
     for name in ("heldout-text/ntrex128-pol.jsonl", "minimal-pairs/ud-agreement-pairs.jsonl"):
         (shared / "eval" / name).parent.mkdir(parents=True, exist_ok=True)
         (shared / "eval" / name).write_text('{"text": "Zażółć gęślą jaźń."}\n')
-    (shared / "sft").chmod(0o555)  # ../shared is read-only
+    (shared / "eval").chmod(0o555)  # ../shared is read-only
 
     data = tmp_path / "carry"
     subprocess.run(["bash", str(ROOT / "scripts/gpu/pack_data.sh"), str(work), str(data)], check=True,
                    env={"PATH": "/usr/bin:/bin", "SHARED": str(shared)}, capture_output=True)
     assert (data / "bins" / "train.bin.zst").is_file() and not (data / "bins" / "train.bin").exists()
     assert sorted(p.name for p in (data / "eval").iterdir()) == ["ntrex128-pol.jsonl", "ud-agreement-pairs.jsonl"]
-    assert (data / "tokenizer" / "tokenizer.model").is_file() and (data / "sft" / "pairs.jsonl").is_file()
+    assert (data / "tokenizer" / "tokenizer.model").is_file() and (data / "chat" / "chat.jsonl").is_file()
 
     device_work = tmp_path / "device"
     subprocess.run(["bash", str(ROOT / "scripts/gpu/unpack_bins.sh"), str(data), str(device_work)], check=True,
@@ -52,7 +52,16 @@ def test_pack_then_unpack_restores_the_bins_byte_for_byte(tmp_path):
     # packing again replaces the folder whole, read-only copies included
     subprocess.run(["bash", str(ROOT / "scripts/gpu/pack_data.sh"), str(work), str(data)], check=True,
                    env={"PATH": "/usr/bin:/bin", "SHARED": str(shared)}, capture_output=True)
-    (shared / "sft").chmod(0o755)
+    (shared / "eval").chmod(0o755)
+
+    # a train.bin.xz (the chat stage's windows) is restored too
+    xz_data = tmp_path / "xz"
+    shutil.copytree(work / "bins", xz_data / "bins")
+    subprocess.run(["xz", "-z", str(xz_data / "bins" / "train.bin")], check=True)
+    subprocess.run(["bash", str(ROOT / "scripts/gpu/unpack_bins.sh"), str(xz_data), str(tmp_path / "device-xz")], check=True,
+                   capture_output=True)
+    assert (tmp_path / "device-xz" / "bins" / "train.bin").read_bytes() == (work / "bins" / "train.bin").read_bytes()
+    assert not (tmp_path / "device-xz" / "bins" / "train.bin.xz").exists()
 
 
 def test_scaling_efficiency_is_read_from_two_runs_metrics(tmp_path):
@@ -79,16 +88,17 @@ def test_scaling_efficiency_is_read_from_two_runs_metrics(tmp_path):
 
 
 def _recipe_inputs(tmp_path) -> tuple[Path, Path]:
-    """DATA as pack_data.sh leaves it (tiny bins, tokenizer, SFT rows, eval files) and a polski-tiny config."""
+    """DATA as pack_data.sh leaves it (tiny bins, tokenizer, built conversations, eval files) and a polski-tiny config."""
     from training.config import dump_config, load_config
 
     data = tmp_path / "data"
     tok = build_tiny_tokenizer(tmp_path)
     shutil.copytree(build_tiny_bins(tmp_path, tok), data / "bins")
     shutil.copytree(tok, data / "tokenizer")
-    (data / "sft").mkdir()
-    (data / "sft" / "chats.jsonl").write_text("".join(
-        json.dumps({"instruction": "Dokończ zdanie.", "input": p[:40], "output": p[40:120]}, ensure_ascii=False) + "\n"
+    (data / "chat").mkdir()
+    (data / "chat" / "chat.jsonl").write_text("".join(
+        json.dumps({"messages": [{"role": "user", "content": "Dokończ zdanie: " + p[:40]},
+                                 {"role": "assistant", "content": p[40:120]}]}, ensure_ascii=False) + "\n"
         for p in polish_paragraphs()[:8]), encoding="utf-8")
     (data / "eval").mkdir()
     write_polish_jsonl(data / "eval" / "ntrex128-pol.jsonl")

@@ -2,7 +2,7 @@
 # polski-mini's chat stage on one GPU: candidate SFTs of a start model on the built chat set, each judged on dev data
 # only (chat-dev replies, corpus validation BPB, the dev half of the minimal pairs); the pick is exported to Q8_0.
 # Usage: bash scripts/gpu/chat_stage.sh DATA WORK OUT
-#   DATA: tokenizer/, bins/ (val split; train.bin.xz: windows for sft.pretrain_mix), chat/chat.jsonl,
+#   DATA: tokenizer/, bins/ (val split; train.bin.zst or .xz: windows for sft.pretrain_mix), chat/chat.jsonl,
 #         eval/*pairs*.jsonl, and start.gguf (or START_GGUF=FILE, or START=RUN_DIR): the model the SFTs start from
 #   CANDIDATES: "NAME:STEPS:LR:MIX ..." (default below); all train at once on the one GPU.
 # OUT gets results.tar.xz (replies-NAME.json, eval-NAME/, logs, ranking.md) and the pick's GGUF in 15 MB parts
@@ -17,10 +17,8 @@ device=${POLSKI_DEVICE:-cuda}
 reply_args=${REPLY_ARGS:-}  # e.g. "--seeds 1 --max-tokens 40" for a quick check
 candidates=${CANDIDATES:-"a:600:5e-5:0.5 b:1200:1e-4:0.5 c:1200:1e-4:0.3 d:2400:1e-4:0.5"}
 polski() { python3 -m training.cli "$@"; }
-mkdir -p "$out" "$dest" "$work/bins"
-for f in "$data"/bins/*; do
-    case $f in *.xz) [ -f "$work/bins/train.bin" ] || xz -dc "$f" > "$work/bins/train.bin" ;; *) cp "$f" "$work/bins/" ;; esac
-done
+mkdir -p "$out" "$dest"
+bash "$(dirname "$0")/unpack_bins.sh" "$data" "$work"
 start=${START:-$work/start}
 [ -e "$start/checkpoints/latest" ] || polski import "${START_GGUF:-$data/start.gguf}" --tokenizer "$data/tokenizer" --out "$start"
 pair_args=()

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The recipe that produced the shipped polski-mini, on one GPU, from prepared inputs:
 #   DATA/bins (from `polski data tokenize`; train.bin may be zstd-compressed as train.bin.zst),
-#   DATA/tokenizer, DATA/sft (instruction JSONL), DATA/eval (held-out text and minimal pairs).
+#   DATA/tokenizer, DATA/chat/chat.jsonl (from `polski chat-data build`), DATA/eval (held-out text and minimal pairs).
 # Usage: bash scripts/gpu/train_polski_mini.sh DATA WORK OUT [PRETRAIN_STEPS]
 # WORK gets the run dirs; OUT gets the shareable results (evals, metrics, samples, GGUF).
-# STAGES=pretrain or STAGES=finish (SFT, refine, merge, export, evals) splits the work over two runs; default: both.
+# STAGES=pretrain or STAGES=finish (chat SFT, and refine and merge where the config has them, export, evals) splits
+# the work over two runs; default: both.
 # A second pretrain run resumes one that was cut short (WORK/run is kept). On an H200 the whole recipe takes about
 # 720 s, 550 s of it pretraining with the soup of decays.
 # CHAT_TASKS=1 also runs the chat tasks on the chat model (about a minute more; on a CPU machine,
@@ -36,13 +37,13 @@ print(pretrained_run(load_config('$config')).name)")  # run, or run-soup with tr
 [[ ${EVAL_BASE:-1} == 0 ]] || evaluate "$base" > "$out/eval-$base.log" 2>&1 &  # EVAL_BASE=0: evaluated elsewhere
 
 start=$(date +%s)
-polski sft --config "$config" --init-from "$work/$base" --out "$work/sft" --source "$data/sft" --bins "$work/bins" \
+polski sft --config "$config" --init-from "$work/$base" --out "$work/sft" --source "$data/chat/chat.jsonl" --bins "$work/bins" \
     --heldout-text "$data/eval/ntrex128-pol.jsonl"
 echo "sft wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
 chat=sft
 if python3 -c "from training.config import load_config; exit(load_config('$config').refine is None)"; then
     start=$(date +%s)  # the second chat stage ([refine]) from the first one's result
-    polski sft --config "$config" --refine --init-from "$work/sft" --out "$work/refine" --source "$data/sft" \
+    polski sft --config "$config" --refine --init-from "$work/sft" --out "$work/refine" --source "$data/chat/chat.jsonl" \
         --bins "$work/bins" --heldout-text "$data/eval/ntrex128-pol.jsonl"
     echo "refine wall time: $(( $(date +%s) - start )) s" | tee -a "$out/timing.txt"
     chat=refine
