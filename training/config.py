@@ -296,6 +296,7 @@ class OllamaConfig(Strict):
     temperature: float = 0.7
     top_p: float = 0.9
     repeat_penalty: float = 1.1
+    repeat_last_n: int = Field(default=64, ge=-1)  # tokens the penalty looks back over (-1: the context)
     system: str = "Jesteś pomocnym asystentem. Odpowiadasz po polsku, zwięźle i poprawnie."
 
 

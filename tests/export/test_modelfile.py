@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from training.config import load_config
+from training.config import dump_config, load_config
 from training.errors import ExportError
 from training.export.modelfile import (
     parse_modelfile,
@@ -25,8 +25,9 @@ def test_render_parses_back():
     assert mf.from_ == "./polski-mini.gguf"
     assert mf.template == CHATML_GO
     assert mf.system == config.ollama.system and "po polsku" in mf.system
-    assert mf.parameters == {"stop": ["<|im_end|>"], "num_ctx": 1024, "temperature": 0.7, "top_p": 0.9,
-                             "repeat_penalty": 1.1}
+    o = config.ollama
+    assert mf.parameters == {"stop": ["<|im_end|>"], "num_ctx": 1024, "temperature": o.temperature, "top_p": o.top_p,
+                             "repeat_penalty": o.repeat_penalty, "repeat_last_n": o.repeat_last_n}
     assert mf.license == ["Apache-2.0"]
 
 
@@ -84,6 +85,15 @@ def test_cli_modelfile_from_gguf(random_run, tmp_path, capsys):
     assert main(["modelfile", str(gguf), "--out", str(out)]) == 2  # no silent overwrite
     assert main(["modelfile", str(random_run)]) == 0
     assert "FROM " in capsys.readouterr().out
+
+    # --config: the sampling settings and system prompt of another config, the model's own context length
+    other = tmp_path / "sampling.toml"
+    other.write_text(dump_config(load_config("polski-tiny", {"ollama": {"temperature": 0.4, "repeat_last_n": 16,
+                                                                        "system": "Odpowiadaj krótko."}})))
+    assert main(["modelfile", str(gguf), "--out", str(out), "--force", "--config", str(other)]) == 0
+    mf = read_modelfile(out)
+    assert mf.parameters["temperature"] == 0.4 and mf.parameters["repeat_last_n"] == 16 and mf.parameters["num_ctx"] == 128
+    assert mf.system == "Odpowiadaj krótko."
 
 
 def test_write_modelfile_relative(tmp_path):

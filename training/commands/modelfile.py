@@ -10,6 +10,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", default=None, help="Modelfile path (default: print to stdout)")
     p.add_argument("--gguf", default=None, help="with a RUN_DIR: the GGUF the Modelfile points at "
                    "(default: NAME.gguf beside --out)")
+    p.add_argument("--config", default=None, metavar="NAME|FILE",
+                   help="take the sampling settings and system prompt ([ollama]) from this config instead of the "
+                        "model's own: a shipped GGUF gets new defaults without a new file")
     p.add_argument("--force", action="store_true", help="overwrite an existing --out")
     p.set_defaults(func=run)
 
@@ -34,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
         config = load_source(path).config
         base = out.parent if out else Path.cwd()
         gguf = Path(args.gguf) if args.gguf else base / f"{config.model.name}.gguf"
+    if args.config:
+        from training.config import load_config
+
+        config = config.model_copy(update={"ollama": load_config(args.config).ollama})
     ref = gguf_ref_for(gguf, out) if out else str(gguf)
     text = render_modelfile(ref, config)
     if out is None:

@@ -72,6 +72,7 @@ def render_modelfile(gguf_ref: str, config: Config, license_text: str | None = N
         f"PARAMETER temperature {o.temperature!r}",
         f"PARAMETER top_p {o.top_p!r}",
         f"PARAMETER repeat_penalty {o.repeat_penalty!r}",
+        f"PARAMETER repeat_last_n {o.repeat_last_n}",
         "",
         f"SYSTEM {_quote_block(o.system)}",
         "",
