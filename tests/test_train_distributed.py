@@ -93,24 +93,31 @@ def test_two_ranks_resume_with_their_own_dropout_masks(tmp_path):
     assert sorted(r["step"] for r in latest_per_step(read_metrics(crashed / "metrics.jsonl", "train"))) == list(range(1, 9))
 
 
-# `polski train` with a look at the process group once the command has returned
+# `polski train` with a look at the process group when the command ends the rank
 PROBE = """
 import sys
 import torch.distributed as dist
-from training.cli import main
-rc = main(sys.argv[1:])
-print(f"group still up after the command: {dist.is_initialized()}", flush=True)
-sys.exit(rc)
+import training.cli as cli
+real_exit = cli.exit_without_teardown
+def probe(code):
+    print(f"group still up at the end: {dist.is_initialized()}; exit code {code}", flush=True)
+    real_exit(code)
+cli.exit_without_teardown = probe
+cli.main(sys.argv[1:])
+print("returned to the interpreter", flush=True)
 """
 
 
 @pytest.mark.slow
-def test_every_rank_destroys_the_process_group_when_the_command_ends(tmp_path):
+def test_every_rank_destroys_the_process_group_and_ends_without_teardown(tmp_path):
     """Left to the interpreter's exit, the group is torn down by C++ destructors after Python has stopped, and a rank
     that had finished could die of SIGABRT ("terminate called without an active exception"): torchrun then reported
-    the run as failed. The command destroys it itself (after a barrier) on every rank."""
+    the run as failed. The command destroys it itself (after a barrier) on every rank, then ends the rank with
+    os._exit, its output flushed, so no C++ teardown runs (training/distributed.py)."""
     build_tiny_bins(tmp_path, build_tiny_tokenizer(tmp_path))
     (tmp_path / "probe.py").write_text(PROBE)
     run = train(tmp_path, "probe", 2, TORCHRUN_2, entry=(str(tmp_path / "probe.py"),))
-    assert run.stdout.count("group still up after the command: False") == 2, run.stdout + run.stderr
+    assert run.stdout.count("group still up at the end: False; exit code 0") == 2, run.stdout + run.stderr
+    assert "returned to the interpreter" not in run.stdout
     assert "done: step 8" in run.stdout and "terminate called" not in run.stderr
+    assert (tmp_path / "probe" / "checkpoints" / "latest").exists()  # the run's files were written before the exit

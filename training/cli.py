@@ -8,7 +8,7 @@ import sys
 import threading
 
 from training import __version__
-from training.distributed import leave_process_group
+from training.distributed import exit_without_teardown, leave_process_group
 from training.errors import PolskiError
 
 # Each module in training/commands/ has `register(subparsers)`, which adds its
@@ -60,24 +60,26 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     previous = _exit_on_sigterm()
-    finished = False
+    finished, rc = False, 1
     try:
         rc = int(args.func(args) or 0)
         finished = True
-        return rc
     except PolskiError as err:
         if args.debug:
             raise
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        rc = 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        rc = 130
     finally:
         # under torchrun: every rank at the end, then the process group destroyed (training/distributed.py)
-        leave_process_group(ok=finished)
+        left = leave_process_group(ok=finished)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+    if left:
+        exit_without_teardown(rc)
+    return rc
 
 
 if __name__ == "__main__":

@@ -10,6 +10,11 @@ talks to it), then `destroy_process_group`. A group left to the interpreter's ex
 destructors, after Python has stopped, while gloo's threads still run: a rank that had finished could then die of
 SIGABRT ("terminate called without an active exception") and torchrun reported the whole run as failed. After an
 error there is no barrier (another rank may never reach it): the group is only destroyed.
+
+That was not enough: one run in 30 beside a busy process still had a finished rank die of that SIGABRT after the
+group was destroyed, inside torch's C++ teardown at the interpreter's exit. A rank that left a group therefore ends
+with `exit_without_teardown`: its output flushed, its files already closed, then `os._exit`, so no C++ static
+destructor runs beside the communication library's threads.
 """
 from __future__ import annotations
 
@@ -28,14 +33,31 @@ def join_process_group(backend: str) -> None:
     atexit.register(leave_process_group, ok=False)
 
 
-def leave_process_group(ok: bool = True) -> None:
+def leave_process_group(ok: bool = True) -> bool:
     """Destroy the default process group if there is one: after a barrier when `ok` (every rank finished its work),
-    without one after an error. A no-op in a process that never imported torch.distributed."""
+    without one after an error. Returns whether there was one; a no-op in a process that never imported
+    torch.distributed."""
     dist = sys.modules.get("torch.distributed")
     if dist is None or not dist.is_available() or not dist.is_initialized():
-        return
+        return False
     try:
         if ok:
             dist.barrier()
     finally:
         dist.destroy_process_group()
+    return True
+
+
+def exit_without_teardown(code: int) -> None:
+    """End a rank now, with `code`: flush Python's output and logging, then `os._exit` (no interpreter finalization,
+    no C++ static destructors). Only for a process whose work is done and whose files are closed."""
+    import logging
+    import os
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
