@@ -26,6 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import httpx
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -84,7 +86,8 @@ def main() -> None:
 
     base = read_modelfile(args.modelfile)
     model = args.modelfile.resolve().parent.name
-    host = resolve_host(args.host)
+    host = args.host
+    base_url, headers = resolve_host(host)
     rows, everything = [], {}
     for name, params in map(parse_variant, args.variant):
         tag = f"{model}-sampling-{name}"
@@ -101,7 +104,7 @@ def main() -> None:
         everything[name] = {"settings": settings, **{k: v for k, v in chat.items() if k != "replies"}}
         print(name, " ".join(f"{c}={chat[c]:.3f}" for c in COLUMNS), flush=True)
 
-    version = __import__("httpx").get(f"{host}/api/version", timeout=10).json()["version"]
+    version = httpx.get(f"{base_url}/api/version", headers=headers, timeout=10).json()["version"]
     lines = [f"# {model}: sampling settings on {args.prompts.name}", "",
              f"Ollama {version}, {platform.machine()} CPU, {datetime.date.today()}, seeds {' '.join(map(str, args.seeds))}, "
              f"{len(chat['replies']) // len(args.seeds)} prompts; `python benchmarks/ollama_sampling.py "

@@ -115,3 +115,13 @@ def test_gguf_with_an_outdated_embedded_config_falls_back_to_its_metadata(tiny_g
     assert (config.model.n_layers, config.model.d_model, config.model.context_length) == \
         (expected.n_layers, expected.d_model, expected.context_length)
     assert "sft.mix_pretrain: unknown key" in capsys.readouterr().err
+
+
+def test_shipped_polski_mini_modelfile_has_its_configs_sampling_settings():
+    """The shipped Modelfile is `polski modelfile polski-mini.gguf --config polski-mini` (modelfiles/README.md)."""
+    o = load_config("polski-mini").ollama
+    mf = read_modelfile(ROOT / "modelfiles" / "polski-mini" / "Modelfile")
+    assert mf.from_path() == ROOT / "modelfiles" / "polski-mini" / "polski-mini.gguf"
+    assert {k: mf.parameters[k] for k in ("temperature", "top_p", "repeat_penalty", "repeat_last_n")} == \
+        {"temperature": o.temperature, "top_p": o.top_p, "repeat_penalty": o.repeat_penalty, "repeat_last_n": o.repeat_last_n}
+    assert mf.system == o.system
