@@ -32,6 +32,16 @@ from purple.store import (
 from training.ollama_client import OllamaError
 
 DEFAULT_NUM_CTX = 4096  # Ollama's default context when num_ctx is not set
+
+
+def context_from_show(show: dict, chat_num_ctx: int | None) -> int | None:
+    """The context Ollama serves a model with, from its /api/show: the chat's num_ctx, else the Modelfile's, else
+    Ollama's default, capped at the trained context length (`*.context_length` of model_info)."""
+    modelfile_ctx = next((int(line.split()[1]) for line in (show.get("parameters") or "").splitlines()
+                          if len(line.split()) == 2 and line.split()[0] == "num_ctx"), None)
+    trained = next((v for k, v in (show.get("model_info") or {}).items() if k.endswith(".context_length")), None)
+    asked = chat_num_ctx or modelfile_ctx or DEFAULT_NUM_CTX
+    return min(asked, int(trained)) if trained else asked
 CONTEXT_WARNING_FRACTION = 0.8
 TITLE_LENGTH = 48
 
@@ -233,13 +243,21 @@ class ChatSession:
     # ---------------------------------------------------------------- streaming
     async def _served_context(self, model: str) -> int | None:
         """The context window the server loaded `model` with (`/api/ps`): the Modelfile's num_ctx, the chat's,
-        or Ollama's default, capped at what the model was trained for. None if the server does not say."""
+        or Ollama's default, capped at what the model was trained for. A model served by a runner loaded under
+        another name (two names for one GGUF share it) is not in /api/ps under its own: then the same figure
+        comes from `/api/show`. None if the server says neither."""
         name = model if ":" in model else f"{model}:latest"
         try:
             running = await self.client.ps()
         except OllamaError:
+            running = []
+        served = next((m.get("context_length") for m in running if name in (m.get("name"), m.get("model"))), None)
+        if served:
+            return served
+        try:
+            return context_from_show(await self.client.show(model), self.options.num_ctx)
+        except OllamaError:
             return None
-        return next((m.get("context_length") for m in running if name in (m.get("name"), m.get("model"))), None)
 
     async def stream_reply(
         self,

@@ -136,3 +136,30 @@ def test_history_and_regenerate_target(tmp_path):
     ]
     assert session.regenerate_target() == u
     assert store.get_chat(session.chat_id).title == "pierwsze"
+
+
+async def test_context_gauge_when_the_runner_was_loaded_under_another_name(tmp_path):
+    """Two names for one GGUF share a runner, and /api/ps lists only the name it was loaded under: the gauge then
+    takes the served context from /api/show (the Modelfile's num_ctx, capped at the trained length), not 4096."""
+
+    class SharedRunner(FakeClient):
+        async def ps(self):
+            return [{"name": "polski-mini-copy:latest", "model": "polski-mini-copy:latest", "context_length": 1024}]
+
+        async def show(self, model):
+            return {"model_info": {"llama.context_length": 1024}, "parameters": 'stop "<|im_end|>"\nnum_ctx 512'}
+
+    store, session = make(tmp_path, SharedRunner([["a"]]))
+    outcome = await session.stream_reply(session.send_target("q"))
+    assert outcome.stats.num_ctx == 512
+    store, session = make(tmp_path / "chat", SharedRunner([["a"]]), options={"num_ctx": 8192})
+    outcome = await session.stream_reply(session.send_target("q"))
+    assert outcome.stats.num_ctx == 1024  # the chat's 8192 capped at what the model was trained for
+
+
+def test_context_from_show_without_a_modelfile_setting():
+    from purple.chat_session import DEFAULT_NUM_CTX, context_from_show
+
+    assert context_from_show({"model_info": {"qwen2.context_length": 32768}}, None) == DEFAULT_NUM_CTX
+    assert context_from_show({"model_info": {"llama.context_length": 1024}}, None) == 1024
+    assert context_from_show({}, 2048) == 2048
