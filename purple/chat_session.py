@@ -34,13 +34,18 @@ from training.ollama_client import OllamaError
 DEFAULT_NUM_CTX = 4096  # Ollama's default context when num_ctx is not set
 
 
-def context_from_show(show: dict, chat_num_ctx: int | None) -> int | None:
+def trained_context(show: dict) -> int | None:
+    """The context length a model was trained for: `*.context_length` of its /api/show model_info."""
+    return next((v for k, v in (show.get("model_info") or {}).items() if k.endswith(".context_length")), None)
+
+
+def context_from_show(show: dict, chat_num_ctx: int | None) -> int:
     """The context Ollama serves a model with, from its /api/show: the chat's num_ctx, else the Modelfile's, else
-    Ollama's default, capped at the trained context length (`*.context_length` of model_info)."""
-    modelfile_ctx = next((int(line.split()[1]) for line in (show.get("parameters") or "").splitlines()
-                          if len(line.split()) == 2 and line.split()[0] == "num_ctx"), None)
-    trained = next((v for k, v in (show.get("model_info") or {}).items() if k.endswith(".context_length")), None)
+    Ollama's default, capped at the trained context length."""
+    settings = [line.split() for line in (show.get("parameters") or "").splitlines()]
+    modelfile_ctx = next((int(words[1]) for words in settings if words[:1] == ["num_ctx"] and len(words) == 2), None)
     asked = chat_num_ctx or modelfile_ctx or DEFAULT_NUM_CTX
+    trained = trained_context(show)
     return min(asked, int(trained)) if trained else asked
 CONTEXT_WARNING_FRACTION = 0.8
 TITLE_LENGTH = 48

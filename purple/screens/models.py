@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, OptionList, Static
 from textual.widgets.option_list import Option
 
+from purple.chat_session import trained_context
 from purple.i18n import Catalog
 from purple.safe_text import neutralise
 
@@ -27,13 +28,6 @@ def human_size(size: int | None) -> str:
     return "?"
 
 
-def context_length(show: dict) -> int | None:
-    for key, value in (show.get("model_info") or {}).items():
-        if key.endswith(".context_length"):
-            return value
-    return None
-
-
 def details_table(t: Catalog, tag: dict, show: dict | None, loaded: bool) -> Table:
     details = tag.get("details") or {}
     table = Table.grid(padding=(0, 2))
@@ -46,7 +40,7 @@ def details_table(t: Catalog, tag: dict, show: dict | None, loaded: bool) -> Tab
         (t("models.quantization"), details.get("quantization_level") or "?"),
     ]
     if show is not None:
-        rows.append((t("models.context"), str(context_length(show) or "?")))
+        rows.append((t("models.context"), str(trained_context(show) or "?")))
         rows.append((t("models.capabilities"), ", ".join(show.get("capabilities") or []) or "?"))
     if loaded:
         rows.append((t("models.loaded"), "✓"))
