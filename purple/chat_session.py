@@ -32,6 +32,8 @@ from purple.store import (
 from training.ollama_client import OllamaError
 
 DEFAULT_NUM_CTX = 4096  # Ollama's default context when num_ctx is not set
+CONTEXT_WARNING_FRACTION = 0.8
+TITLE_LENGTH = 48
 
 
 def trained_context(show: dict) -> int | None:
@@ -47,8 +49,6 @@ def context_from_show(show: dict, chat_num_ctx: int | None) -> int:
     asked = chat_num_ctx or modelfile_ctx or DEFAULT_NUM_CTX
     trained = trained_context(show)
     return min(asked, int(trained)) if trained else asked
-CONTEXT_WARNING_FRACTION = 0.8
-TITLE_LENGTH = 48
 
 
 @dataclass
